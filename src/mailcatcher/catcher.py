@@ -1,0 +1,237 @@
+"""The aiosmtpd handlers that catch mail: `MailFile` (the latest message) and `MailDir`.
+
+Load them with the stock command::
+
+    aiosmtpd -n -c mailcatcher.catcher.MailFile latest.mail
+    aiosmtpd -n -c mailcatcher.catcher.MailDir -- mail/ --keep 100
+
+Both turn the SMTP envelope into headers the client cannot forge, store the message
+before answering ``250``, and answer a transient ``451`` (never ``250``, never a
+``500`` naming a Python class) when it cannot be stored, so the client retries.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from argparse import ArgumentParser
+from collections.abc import Callable
+from email.message import Message as EmailMessageBase
+from email.parser import BytesParser, Parser
+from pathlib import Path
+from typing import Any, overload
+
+from aiosmtpd.handlers import Message
+from aiosmtpd.smtp import SMTP, Envelope, LoginPassword, Session
+
+from . import store
+from .query import get_latest_message
+from .store import Entry, StrPath
+
+__all__ = ["MailDir", "MailFile", "get_latest_message"]
+
+log = logging.getLogger("mailcatcher")
+
+
+class _LatestMessage:
+    """``get_latest_message`` as the class offers it (with a path) and an instance (its own)."""
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Callable[..., EmailMessageBase | None]: ...
+
+    @overload
+    def __get__(
+        self, instance: _Catcher, owner: type
+    ) -> Callable[..., EmailMessageBase | None]: ...
+
+    def __get__(
+        self, instance: _Catcher | None, owner: type
+    ) -> Callable[..., EmailMessageBase | None]:
+        if instance is None:
+            return get_latest_message
+        return functools.partial(get_latest_message, instance.path)
+
+
+class _Catcher(Message):
+    """What both catchers share: authoritative envelope headers and loud failures."""
+
+    #: Reads the newest message: ``MailFile.get_latest_message(path)`` on the class,
+    #: ``catcher.get_latest_message()`` on an instance (its own store).
+    get_latest_message = _LatestMessage()
+    #: The same, under the name the article's fixture uses.
+    get_latest_email = _LatestMessage()
+
+    def __init__(self, path: StrPath, message_class: type[EmailMessageBase] | None = None) -> None:
+        super().__init__(message_class)
+        self.path = Path(path)
+        #: Called with each stored message's `Entry`, in the server's thread; the
+        #: pytest plugin uses this to wake a waiting test the moment mail lands.
+        self.listeners: list[Callable[[Entry], None]] = []
+
+    def prepare_message(self, session: Session, envelope: Envelope) -> EmailMessageBase:
+        """Parse the DATA and add the envelope headers, replacing any the client sent.
+
+        aiosmtpd's own version appends its headers after the client's, so a client
+        that writes ``X-RcptTo: boss@example.com`` in its DATA would be the one that
+        ``message["X-RcptTo"]`` returns.
+        """
+        data = envelope.content
+        message: EmailMessageBase
+        if isinstance(data, (bytes, bytearray)):
+            message = BytesParser(self.message_class).parsebytes(bytes(data))
+        elif isinstance(data, str):
+            message = Parser(self.message_class).parsestr(data)
+        else:
+            raise TypeError(f"Expected str or bytes, got {type(data)}")
+        for name in store.ENVELOPE_HEADERS:
+            del message[name]
+        message[store.PEER_HEADER] = str(session.peer)
+        message[store.MAIL_FROM_HEADER] = envelope.mail_from or ""
+        message[store.RCPT_TO_HEADER] = ", ".join(envelope.rcpt_tos)
+        user = _auth_user(session)
+        if user is not None:
+            message[store.AUTH_USER_HEADER] = user
+        return message
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        """Store the message, then answer: ``250`` only once it is on disk."""
+        message = self.prepare_message(session, envelope)
+        try:
+            entry = self._store(message)
+        except OSError as error:
+            reason = error.strerror or str(error)
+            log.error("cannot write %s: %s", self.path, reason)
+            # RFC 3463 4.3.0: a transient mail-system failure; the client retries.
+            return f"451 4.3.0 cannot write {self.path}: {reason}"
+        except Exception:
+            log.exception("cannot store a message in %s", self.path)
+            return f"451 4.3.0 cannot store this message in {self.path}; see the server log"
+        if entry is not None:
+            for listener in self.listeners:
+                listener(entry)
+        return "250 OK"
+
+    def handle_message(self, message: EmailMessageBase) -> None:
+        """Store `message` (aiosmtpd's `Message` API; `handle_DATA` calls `_store`)."""
+        self._store(message)
+
+    def _store(self, message: EmailMessageBase) -> Entry | None:
+        raise NotImplementedError
+
+
+def _auth_user(session: Session) -> str | None:
+    """The user name a session logged in with, or ``None`` when it did not."""
+    if not session.authenticated:
+        return None
+    data: Any = session.auth_data
+    if isinstance(data, LoginPassword):
+        return data.login.decode("utf-8", "replace")
+    if isinstance(data, bytes):
+        return data.decode("utf-8", "replace")
+    return "" if data is None else str(data)
+
+
+def _check_parent(parser: ArgumentParser, path: Path, what: str) -> None:
+    parent = path.parent
+    if not parent.is_dir():
+        parser.error(f"cannot write {what} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        parser.error(f"cannot write {what} {path}: directory {parent} is not writable")
+
+
+class MailFile(_Catcher):
+    """Write each message to one file, replacing the previous one atomically."""
+
+    def __init__(
+        self, mail_file: StrPath, message_class: type[EmailMessageBase] | None = None
+    ) -> None:
+        super().__init__(mail_file, message_class)
+        self.mail_file = self.path
+        self._file = store.FileStore(self.path)
+
+    def _store(self, message: EmailMessageBase) -> Entry | None:
+        self._file.add(message)
+        # Summarizing costs a re-read; only listeners need it.
+        return self._file.entries()[0] if self.listeners else None
+
+    @classmethod
+    def from_cli(cls, parser: ArgumentParser, *args: str) -> MailFile:
+        """Build from ``aiosmtpd -c mailcatcher.catcher.MailFile PATH``."""
+        if len(args) != 1:
+            parser.error(
+                f"MailFile takes exactly one argument, the file to write each message to "
+                f"(got {len(args)}): aiosmtpd -n -c mailcatcher.catcher.MailFile latest.mail"
+            )
+        path = Path(args[0])
+        if path.is_dir():
+            parser.error(f"cannot write mail file {path}: it is a directory")
+        _check_parent(parser, path, "mail file")
+        return cls(path)
+
+
+class MailDir(_Catcher):
+    """Keep every message as its own file in a Maildir; optionally only the newest `keep`."""
+
+    def __init__(
+        self,
+        mail_dir: StrPath,
+        message_class: type[EmailMessageBase] | None = None,
+        *,
+        keep: int | None = None,
+    ) -> None:
+        if keep is not None and keep < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        super().__init__(mail_dir, message_class)
+        self.mail_dir = self.path
+        self.keep = keep
+        self._maildir = store.MaildirStore(self.path, create=True)
+
+    def _store(self, message: EmailMessageBase) -> Entry:
+        return self._maildir.add(message, keep=self.keep)
+
+    def close(self) -> None:
+        """Release the index connection."""
+        self._maildir.close()
+
+    @classmethod
+    def from_cli(cls, parser: ArgumentParser, *args: str) -> MailDir:
+        """Build from ``aiosmtpd -c mailcatcher.catcher.MailDir -- DIR [--keep N]``."""
+        usage = "aiosmtpd -n -c mailcatcher.catcher.MailDir -- DIR [--keep N]"
+        paths: list[str] = []
+        keep: int | None = None
+        items = iter(args)
+        for item in items:
+            if item == "--keep" or item.startswith("--keep="):
+                value = item.partition("=")[2] if "=" in item else next(items, None)
+                if value is None:
+                    parser.error(f"MailDir: --keep needs a number: {usage}")
+                try:
+                    keep = int(value)
+                except ValueError:
+                    keep = 0
+                if keep < 1:
+                    parser.error(
+                        f"MailDir: --keep must be a whole number of at least 1, got {value!r}"
+                    )
+            elif item.startswith("-"):
+                parser.error(f"MailDir: unknown option {item!r}: {usage}")
+            else:
+                paths.append(item)
+        if len(paths) != 1:
+            parser.error(
+                f"MailDir takes exactly one directory to keep the messages in "
+                f"(got {len(paths)}): {usage}"
+            )
+        path = Path(paths[0])
+        if path.exists() and not path.is_dir():
+            parser.error(f"cannot use {path} as a Maildir: it is a file")
+        _check_parent(parser, path, "Maildir")
+        if path.is_dir() and any(path.iterdir()) and not store.is_maildir(path):
+            parser.error(
+                f"cannot use {path} as a Maildir: it holds other files and no cur/ and new/"
+            )
+        try:
+            return cls(path, keep=keep)
+        except OSError as error:
+            parser.error(f"cannot create Maildir {path}: {error.strerror or error}")

@@ -1,0 +1,576 @@
+"""Where caught messages live on disk: the single latest file and the Maildir.
+
+This is the only module that knows the file formats. Writers keep three promises:
+a reader never sees a partial file (write a temporary file, then rename it into
+place), the write has finished before the catcher answers ``250``, and nothing is
+left behind when a write fails. Readers get an `Entry` per message without parsing
+the message: the Maildir keeps a small SQLite index beside its files, so "the newest
+message to eva@example.com" among 10,000 parses one message, not 10,000.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import os
+import socket
+import sqlite3
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from email import policy
+from email.generator import BytesGenerator
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from pathlib import Path
+from typing import BinaryIO, TypeAlias
+
+StrPath: TypeAlias = "str | os.PathLike[str]"
+
+#: Headers the catcher writes from the SMTP session. A client's own copies are
+#: removed before these are added, so they always tell the server's truth.
+PEER_HEADER = "X-Peer"
+MAIL_FROM_HEADER = "X-MailFrom"
+RCPT_TO_HEADER = "X-RcptTo"
+AUTH_USER_HEADER = "X-Mailcatcher-Auth-User"
+ENVELOPE_HEADERS = (PEER_HEADER, MAIL_FROM_HEADER, RCPT_TO_HEADER, AUTH_USER_HEADER)
+
+INDEX_NAME = ".mailcatcher.sqlite3"
+_SEARCH_TEXT_LIMIT = 64 * 1024
+_FILE_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What a reader needs to find a message, known without parsing it."""
+
+    id: str
+    path: Path
+    stored: float
+    sender: str
+    recipients: tuple[str, ...]
+    subject: str
+    from_header: str
+    to_header: str
+    size: int
+    attachments: int
+    auth_user: str | None
+
+
+def write_message(message: Message, fp: BinaryIO) -> None:
+    """Write `message` as bytes, so 8-bit content survives whatever the locale.
+
+    ``mangle_from_`` is off: these files are not mbox files, and a body line that
+    starts with ``From `` must read back as it was sent.
+    """
+    BytesGenerator(fp, mangle_from_=False).flatten(message)
+
+
+def parse_message(data: bytes) -> EmailMessage:
+    """Parse stored bytes with `email.policy.default` (``get_body()`` and friends work)."""
+    message = BytesParser(policy=policy.default).parsebytes(data)
+    assert isinstance(message, EmailMessage)  # policy.default's message factory
+    return message
+
+
+def decode_header_value(value: object) -> str:
+    """Decode an RFC 2047 or raw 8-bit (RFC 6532) header value into text; never raise."""
+    if value is None:
+        return ""
+    text = str(value)
+    if any("\udc80" <= char <= "\udcff" for char in text):
+        # compat32 keeps raw 8-bit header bytes as surrogate escapes.
+        text = text.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+    try:
+        return str(make_header(decode_header(text)))
+    except (LookupError, ValueError, UnicodeError, AssertionError):
+        return text
+
+
+def summarize(message: Message, *, id: str, path: Path, stored: float, size: int) -> Entry:
+    """Build the `Entry` of a message from the headers the catcher wrote."""
+    recipients = tuple(
+        address.strip()
+        for address in decode_header_value(message.get(RCPT_TO_HEADER)).split(",")
+        if address.strip()
+    )
+    auth_user = message.get(AUTH_USER_HEADER)
+    return Entry(
+        id=id,
+        path=path,
+        stored=stored,
+        sender=decode_header_value(message.get(MAIL_FROM_HEADER)),
+        recipients=recipients,
+        subject=decode_header_value(message.get("Subject")),
+        from_header=decode_header_value(message.get("From")),
+        to_header=decode_header_value(message.get("To")),
+        size=size,
+        attachments=sum(1 for part in message.walk() if _is_attachment(part)),
+        auth_user=None if auth_user is None else decode_header_value(auth_user),
+    )
+
+
+def _is_attachment(part: Message) -> bool:
+    if part.is_multipart():
+        return False
+    disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    return disposition == "attachment" or part.get_filename() is not None
+
+
+def _search_text(message: Message) -> str:
+    """The decoded text of a message's text parts, for free-text search."""
+    chunks: list[str] = []
+    for part in message.walk():
+        if part.get_content_maintype() != "text" or _is_attachment(part):
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            charset = part.get_content_charset() or "utf-8"
+            try:
+                chunks.append(payload.decode(charset, "replace"))
+            except LookupError:
+                chunks.append(payload.decode("utf-8", "replace"))
+    return "\n".join(chunks)[:_SEARCH_TEXT_LIMIT]
+
+
+def _atomic_write(message: Message, target: Path) -> None:
+    """Write to a temporary file beside `target`, then rename it over `target`."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fp:
+            os.fchmod(fp.fileno(), _FILE_MODE)
+            write_message(message, fp)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+class FileStore:
+    """The single file that `MailFile` replaces with each message."""
+
+    def __init__(self, path: StrPath) -> None:
+        self.path = Path(path)
+        self._cache: tuple[tuple[int, int, int], Entry] | None = None
+
+    def __enter__(self) -> FileStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to release; present so both stores are used the same way."""
+
+    def add(self, message: Message) -> None:
+        """Replace the file with `message`, atomically."""
+        _atomic_write(message, self.path)
+
+    def _stat(self) -> os.stat_result | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        if self.path.is_dir():
+            raise IsADirectoryError(
+                errno.EISDIR, "Is a directory, not a mail file or a Maildir", str(self.path)
+            )
+        return stat
+
+    def entries(self) -> list[Entry]:
+        """The stored message (zero or one), as a list."""
+        stat = self._stat()
+        if stat is None:
+            return []
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._cache is None or self._cache[0] != key:
+            data = self.path.read_bytes()
+            message = BytesParser().parsebytes(data, headersonly=False)
+            entry = summarize(
+                message,
+                id=f"{stat.st_ino:x}-{stat.st_mtime_ns:x}",
+                path=self.path,
+                stored=stat.st_mtime,
+                size=len(data),
+            )
+            self._cache = (key, entry)
+        return [self._cache[1]]
+
+    def read_bytes(self, id: str) -> bytes:
+        """The stored bytes of message `id`; `KeyError` when it is no longer there."""
+        for entry in self.entries():
+            if entry.id == id:
+                return self.path.read_bytes()
+        raise KeyError(id)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Delete the file if it still holds one of `ids`."""
+        wanted = set(ids)
+        for entry in self.entries():
+            if entry.id in wanted:
+                with contextlib.suppress(FileNotFoundError):
+                    self.path.unlink()
+
+    def clear(self) -> None:
+        """Remove the stored message."""
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def search_text(self, needle: str) -> set[str]:
+        """The ids whose text parts contain `needle`, case-insensitively."""
+        found: set[str] = set()
+        for entry in self.entries():
+            message = BytesParser().parsebytes(self.path.read_bytes())
+            if needle.casefold() in _search_text(message).casefold():
+                found.add(entry.id)
+        return found
+
+    def signature(self) -> object:
+        """Changes whenever the file is replaced (each write is a new inode)."""
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY,
+    stored REAL NOT NULL,
+    sender TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    from_header TEXT NOT NULL,
+    to_header TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    attachments INTEGER NOT NULL,
+    auth_user TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_stored ON messages (stored);
+"""
+_COLUMNS = "id, stored, sender, recipients, subject, from_header, to_header, size, attachments"
+
+
+class MaildirStore:
+    """A standard Maildir (``tmp/``, ``new/``, ``cur/``) with a summary index beside it.
+
+    Each message is its own file, readable by `mailbox.Maildir` and by mail clients.
+    The index (``.mailcatcher.sqlite3``, SQLite in WAL mode so readers in other
+    processes never block the writer) holds one row per message. A file without a
+    row, such as one delivered by another program, is parsed when read; a file that
+    cannot be parsed is skipped with a warning.
+    """
+
+    _sequence = itertools.count()
+
+    def __init__(self, path: StrPath, *, create: bool = False) -> None:
+        self.path = Path(path)
+        if create:
+            self.path.mkdir(exist_ok=True)
+            for sub in ("tmp", "new", "cur"):
+                (self.path / sub).mkdir(exist_ok=True)
+        elif self.path.exists() and not is_maildir(self.path):
+            raise NotADirectoryError(
+                errno.ENOTDIR, "Not a Maildir (no cur/, new/ and tmp/ inside)", str(self.path)
+            )
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._foreign: dict[tuple[str, int, int], Entry | None] = {}
+        self._host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
+
+    def __enter__(self) -> MaildirStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the index connection."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _index(self, *, create: bool) -> sqlite3.Connection | None:
+        if self._db is None:
+            index = self.path / INDEX_NAME
+            if not create and not index.exists():
+                return None
+            db = sqlite3.connect(index, timeout=10.0, check_same_thread=False, isolation_level=None)
+            try:
+                db.execute("PRAGMA busy_timeout = 10000")
+                if create:
+                    # WAL lets readers in other processes read while the server writes;
+                    # NORMAL skips an fsync per commit: a crash can lose an index row,
+                    # never a message file, and a file without a row is still read.
+                    db.execute("PRAGMA journal_mode = WAL")
+                    db.executescript(_SCHEMA)
+                db.execute("PRAGMA synchronous = NORMAL")
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    def _new_name(self, now: float) -> str:
+        # Maildir unique names: time, then microseconds, pid and a counter (the
+        # "M", "P" and "Q" parts of https://cr.yp.to/proto/maildir.html), then host.
+        seconds, micro = divmod(int(now * 1_000_000), 1_000_000)
+        return f"{seconds}.M{micro:06d}P{os.getpid()}Q{next(self._sequence)}.{self._host}"
+
+    def add(self, message: Message, *, keep: int | None = None) -> Entry:
+        """Store `message` as a new file in ``new/``; with `keep`, trim the oldest."""
+        now = time.time()
+        name = self._new_name(now)
+        temporary = self.path / "tmp" / name
+        final = self.path / "new" / name
+        with self._lock:
+            db = self._index(create=True)
+            assert db is not None  # create=True always opens it
+            try:
+                with open(temporary, "xb") as fp:
+                    os.fchmod(fp.fileno(), _FILE_MODE)
+                    write_message(message, fp)
+                    size = fp.tell()
+                entry = summarize(message, id=name, path=final, stored=now, size=size)
+                # The row goes in before the rename: a reader that sees the file
+                # always finds its row; a row without a file is ignored.
+                db.execute(
+                    f"INSERT INTO messages ({_COLUMNS}, auth_user, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.id,
+                        entry.stored,
+                        entry.sender,
+                        "\n".join(entry.recipients),
+                        entry.subject,
+                        entry.from_header,
+                        entry.to_header,
+                        entry.size,
+                        entry.attachments,
+                        entry.auth_user,
+                        _search_text(message),
+                    ),
+                )
+                try:
+                    os.rename(temporary, final)
+                except BaseException:
+                    db.execute("DELETE FROM messages WHERE id = ?", (name,))
+                    raise
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+            if keep is not None:
+                self._trim(db, keep)
+        return entry
+
+    def _trim(self, db: sqlite3.Connection, keep: int) -> None:
+        old = [
+            row[0]
+            for row in db.execute(
+                "SELECT id FROM messages ORDER BY stored DESC, id DESC LIMIT -1 OFFSET ?", (keep,)
+            )
+        ]
+        if old:
+            self._delete_locked(db, old)
+
+    def _files(self) -> dict[str, Path]:
+        """Map each message's unique name to its file, in ``new/`` or ``cur/``."""
+        files: dict[str, Path] = {}
+        for sub in ("new", "cur"):
+            try:
+                scan = os.scandir(self.path / sub)
+            except FileNotFoundError:
+                continue
+            with scan:
+                for item in scan:
+                    if not item.name.startswith("."):
+                        # Mail clients rename new/NAME to cur/NAME:2,FLAGS when read.
+                        files[item.name.split(":", 1)[0]] = Path(item.path)
+        return files
+
+    def _rows(self) -> dict[str, tuple[object, ...]]:
+        with self._lock:
+            try:
+                db = self._index(create=False)
+                if db is None:
+                    return {}
+                rows = db.execute(f"SELECT {_COLUMNS}, auth_user FROM messages").fetchall()
+            except sqlite3.Error as error:
+                warnings.warn(
+                    f"cannot read the index {self.path / INDEX_NAME}: {error}; "
+                    "parsing every message instead",
+                    stacklevel=3,
+                )
+                return {}
+        return {str(row[0]): row for row in rows}
+
+    def entries(self) -> list[Entry]:
+        """Every stored message, newest first."""
+        files = self._files()
+        rows = self._rows()
+        entries: list[Entry] = []
+        for name, path in files.items():
+            row = rows.get(name)
+            if row is None:
+                entry = self._foreign_entry(name, path)
+                if entry is not None:
+                    entries.append(entry)
+                continue
+            recipients = str(row[3])
+            entries.append(
+                Entry(
+                    id=name,
+                    path=path,
+                    stored=float(row[1]),  # type: ignore[arg-type]  # SQLite REAL
+                    sender=str(row[2]),
+                    recipients=tuple(recipients.split("\n")) if recipients else (),
+                    subject=str(row[4]),
+                    from_header=str(row[5]),
+                    to_header=str(row[6]),
+                    size=int(row[7]),  # type: ignore[call-overload]  # SQLite INTEGER
+                    attachments=int(row[8]),  # type: ignore[call-overload]  # SQLite INTEGER
+                    auth_user=None if row[9] is None else str(row[9]),
+                )
+            )
+        entries.sort(key=lambda entry: (entry.stored, entry.id), reverse=True)
+        return entries
+
+    def _foreign_entry(self, name: str, path: Path) -> Entry | None:
+        """Summarize a file the index does not know (another program delivered it)."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        key = (name, stat.st_mtime_ns, stat.st_size)
+        if key not in self._foreign:
+            try:
+                with open(path, "rb") as fp:
+                    message = BytesParser().parse(fp, headersonly=True)
+                stored = _time_from_name(name, default=stat.st_mtime)
+                self._foreign[key] = summarize(
+                    message, id=name, path=path, stored=stored, size=stat.st_size
+                )
+            except (OSError, ValueError, TypeError, LookupError) as error:
+                warnings.warn(f"skipping unreadable message {path}: {error}", stacklevel=4)
+                self._foreign[key] = None
+        return self._foreign[key]
+
+    def read_bytes(self, id: str) -> bytes:
+        """The stored bytes of message `id`; `KeyError` when it is not there."""
+        path = self._files().get(id)
+        if path is None:
+            raise KeyError(id)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise KeyError(id) from None
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Delete the messages `ids` (files and index rows); unknown ids are ignored."""
+        with self._lock:
+            self._delete_locked(self._index(create=False), list(ids))
+
+    def _delete_locked(self, db: sqlite3.Connection | None, ids: list[str]) -> None:
+        files = self._files()
+        for id in ids:
+            path = files.get(id)
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        if db is not None:
+            db.executemany("DELETE FROM messages WHERE id = ?", [(id,) for id in ids])
+
+    def clear(self) -> None:
+        """Delete every message."""
+        self.delete(list(self._files()))
+        with self._lock:
+            db = self._index(create=False)
+            if db is not None:
+                db.execute("DELETE FROM messages")
+
+    def search_text(self, needle: str) -> set[str]:
+        """The ids whose text parts contain `needle` (case-insensitive for ASCII)."""
+        with self._lock:
+            db = self._index(create=False)
+            indexed: set[str] = set()
+            found: set[str] = set()
+            if db is not None:
+                pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                pattern += "%"
+                for id, hit in db.execute(
+                    "SELECT id, body LIKE ? ESCAPE '\\' OR instr(lower(body), lower(?)) > 0 "
+                    "FROM messages",
+                    (pattern, needle),
+                ):
+                    indexed.add(id)
+                    if hit:
+                        found.add(id)
+        for name, path in self._files().items():
+            if name not in indexed:
+                with contextlib.suppress(OSError):
+                    message = BytesParser().parsebytes(path.read_bytes())
+                    if needle.casefold() in _search_text(message).casefold():
+                        found.add(name)
+        return found
+
+    def signature(self) -> object:
+        """A value that changes when a message is added, read or deleted."""
+        marks: list[int] = []
+        for sub in ("new", "cur"):
+            try:
+                marks.append((self.path / sub).stat().st_mtime_ns)
+            except FileNotFoundError:
+                marks.append(0)
+        return tuple(marks)
+
+
+def _time_from_name(name: str, *, default: float) -> float:
+    """The delivery time encoded at the start of a Maildir name (``SECONDS.M<usec>…``)."""
+    seconds, _, rest = name.partition(".")
+    try:
+        stored = float(seconds)
+    except ValueError:
+        return default
+    if rest.startswith("M") and rest[1:7].isdigit():
+        stored += int(rest[1:7]) / 1_000_000
+    return stored
+
+
+def is_maildir(path: Path) -> bool:
+    """Whether `path` is a directory holding ``cur/`` and ``new/``."""
+    return (path / "new").is_dir() and (path / "cur").is_dir()
+
+
+Store: TypeAlias = "FileStore | MaildirStore"
+
+
+def open_store(path: StrPath) -> Store:
+    """The store at `path`: a Maildir when it is a directory, else the single file.
+
+    Raises:
+        NotADirectoryError: `path` is a directory but not a Maildir.
+    """
+    target = Path(path)
+    if target.is_dir():
+        return MaildirStore(target)
+    return FileStore(target)
+
+
+@contextlib.contextmanager
+def opened(path: StrPath) -> Iterator[Store]:
+    """`open_store` as a context manager that closes the index connection."""
+    store = open_store(path)
+    try:
+        yield store
+    finally:
+        store.close()
