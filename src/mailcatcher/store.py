@@ -157,7 +157,10 @@ class FileStore:
 
     def __init__(self, path: StrPath) -> None:
         self.path = Path(path)
-        self._cache: tuple[tuple[int, int, int], Entry] | None = None
+        # The last file read: its stat key, its entry and its bytes. Reading returns
+        # these bytes, so an entry and its content always belong together even when
+        # the file is replaced between listing and reading.
+        self._cache: tuple[tuple[int, int, int], Entry, bytes] | None = None
 
     def __enter__(self) -> FileStore:
         return self
@@ -172,42 +175,42 @@ class FileStore:
         """Replace the file with `message`, atomically."""
         _atomic_write(message, self.path)
 
-    def _stat(self) -> os.stat_result | None:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return None
-        if self.path.is_dir():
-            raise IsADirectoryError(
-                errno.EISDIR, "Is a directory, not a mail file or a Maildir", str(self.path)
-            )
-        return stat
-
     def entries(self) -> list[Entry]:
         """The stored message (zero or one), as a list."""
-        stat = self._stat()
-        if stat is None:
+        try:
+            fp = open(self.path, "rb")  # noqa: SIM115  # closed below; fstat needs the handle
+        except FileNotFoundError:
             return []
-        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        if self._cache is None or self._cache[0] != key:
-            data = self.path.read_bytes()
-            message = BytesParser().parsebytes(data, headersonly=False)
-            entry = summarize(
-                message,
-                id=f"{stat.st_ino:x}-{stat.st_mtime_ns:x}",
-                path=self.path,
-                stored=stat.st_mtime,
-                size=len(data),
-            )
-            self._cache = (key, entry)
-        return [self._cache[1]]
+        except IsADirectoryError:
+            raise IsADirectoryError(
+                errno.EISDIR, "Is a directory, not a mail file or a Maildir", str(self.path)
+            ) from None
+        with fp:
+            # fstat the open file: its identity and its bytes are the same file's,
+            # even if the server renames a new one into place meanwhile.
+            stat = os.fstat(fp.fileno())
+            key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+            if self._cache is not None and self._cache[0] == key:
+                return [self._cache[1]]
+            data = fp.read()
+        message = BytesParser().parsebytes(data)
+        entry = summarize(
+            message,
+            id=f"{stat.st_ino:x}-{stat.st_mtime_ns:x}",
+            path=self.path,
+            stored=stat.st_mtime,
+            size=len(data),
+        )
+        self._cache = (key, entry, data)
+        return [entry]
 
     def read_bytes(self, id: str) -> bytes:
         """The stored bytes of message `id`; `KeyError` when it is no longer there."""
-        for entry in self.entries():
-            if entry.id == id:
-                return self.path.read_bytes()
-        raise KeyError(id)
+        if self._cache is None or self._cache[1].id != id:
+            self.entries()
+        if self._cache is None or self._cache[1].id != id:
+            raise KeyError(id)
+        return self._cache[2]
 
     def delete(self, ids: Iterable[str]) -> None:
         """Delete the file if it still holds one of `ids`."""
@@ -226,7 +229,7 @@ class FileStore:
         """The ids whose text parts contain `needle`, case-insensitively."""
         found: set[str] = set()
         for entry in self.entries():
-            message = BytesParser().parsebytes(self.path.read_bytes())
+            message = BytesParser().parsebytes(self.read_bytes(entry.id))
             if needle.casefold() in _search_text(message).casefold():
                 found.add(entry.id)
         return found

@@ -1,0 +1,172 @@
+"""The store's guarantees, tested on the store itself (no SMTP)."""
+
+from __future__ import annotations
+
+import mailbox
+import os
+import threading
+from email.message import Message
+from email.parser import BytesParser
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+from mailcatcher import store
+from mailcatcher.query import get_latest_message, get_messages
+from mailcatcher.store import FileStore, MaildirStore
+
+
+def make_message(subject: str, body: str = "hello\n", rcpt: str = "eva@example.com") -> Message:
+    raw = (
+        f"From: app@example.com\nTo: {rcpt}\nSubject: {subject}\n"
+        f"X-MailFrom: app@example.com\nX-RcptTo: {rcpt}\n\n{body}"
+    ).encode()
+    return BytesParser().parsebytes(raw)
+
+
+def fail_halfway(message: Message, fp: BinaryIO) -> None:
+    fp.write(b"Subject: partial\n\nhalf a mes")
+    raise OSError(28, "No space left on device")
+
+
+def test_file_store_replaces_atomically_and_leaves_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "latest.mail"
+    mail = FileStore(target)
+    mail.add(make_message("first"))
+    inode = target.stat().st_ino
+    mail.add(make_message("second"))
+    # A new inode: the new file was renamed over the old, never written in place.
+    assert target.stat().st_ino != inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.mail"]
+    latest = get_latest_message(target)
+    assert latest is not None
+    assert latest["Subject"] == "second"
+
+
+def test_failed_write_keeps_previous_file_and_removes_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "latest.mail"
+    mail = FileStore(target)
+    mail.add(make_message("kept"))
+    before = target.read_bytes()
+    # The failure is injected into the generator; the write path around it is real.
+    monkeypatch.setattr(store, "write_message", fail_halfway)
+    with pytest.raises(OSError, match="No space left"):
+        mail.add(make_message("lost"))
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.mail"]
+
+
+def test_failed_maildir_write_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    maildir.add(make_message("kept"))
+    monkeypatch.setattr(store, "write_message", fail_halfway)
+    with pytest.raises(OSError, match="No space left"):
+        maildir.add(make_message("lost"))
+    assert os.listdir(tmp_path / "mail" / "tmp") == []
+    assert [e.subject for e in maildir.entries()] == ["kept"]
+    maildir.close()
+
+
+def test_reader_never_sees_a_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "latest.mail"
+    mail = FileStore(target)
+    bodies = {f"m{i}": f"m{i}\n" * (2_000 * (i % 3 + 1)) for i in range(6)}
+    mail.add(make_message("m0", bodies["m0"]))
+    stop = threading.Event()
+    seen: list[str] = []
+
+    def write() -> None:
+        for round in range(40):
+            name = f"m{round % 6}"
+            mail.add(make_message(name, bodies[name]))
+        stop.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while not stop.is_set():
+        message = get_latest_message(target)
+        assert message is not None
+        subject = str(message["Subject"])
+        # A partial or mixed file would end early or hold another message's body.
+        assert message.get_content() == bodies[subject]
+        seen.append(subject)
+    writer.join()
+    assert seen
+
+
+def test_file_store_reads_none_before_the_first_message(tmp_path: Path) -> None:
+    assert get_latest_message(tmp_path / "latest.mail") is None
+    assert get_messages(tmp_path / "latest.mail") == []
+
+
+def test_a_directory_that_is_not_a_maildir_is_named_in_the_error(tmp_path: Path) -> None:
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "file.txt").write_text("x")
+    with pytest.raises(NotADirectoryError, match="Not a Maildir") as excinfo:
+        get_latest_message(tmp_path / "stuff")
+    assert str(tmp_path / "stuff") in str(excinfo.value)
+
+
+def test_maildir_is_readable_by_the_stdlib(tmp_path: Path) -> None:
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    for subject in ("one", "two", "three"):
+        maildir.add(make_message(subject))
+    maildir.close()
+    box = mailbox.Maildir(tmp_path / "mail", create=False)
+    assert sorted(str(m["Subject"]) for m in box) == ["one", "three", "two"]
+
+
+def test_maildir_keep_trims_the_oldest(tmp_path: Path) -> None:
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    for index in range(5):
+        maildir.add(make_message(f"n{index}"), keep=2)
+    assert [e.subject for e in maildir.entries()] == ["n4", "n3"]
+    assert len(os.listdir(tmp_path / "mail" / "new")) == 2
+    maildir.close()
+
+
+def test_maildir_finds_messages_a_mail_client_moved_to_cur(tmp_path: Path) -> None:
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    entry = maildir.add(make_message("read me"))
+    os.rename(entry.path, tmp_path / "mail" / "cur" / f"{entry.id}:2,S")
+    assert [e.subject for e in maildir.entries()] == ["read me"]
+    assert b"read me" in maildir.read_bytes(entry.id)
+    maildir.delete([entry.id])
+    assert maildir.entries() == []
+    maildir.close()
+
+
+def test_foreign_files_are_read_and_garbage_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    maildir.add(make_message("ours"))
+    # Delivered by another program (here: the stdlib), so the index has no row.
+    mailbox.Maildir(tmp_path / "mail").add(make_message("theirs", rcpt="bob@example.com"))
+    (tmp_path / "mail" / "new" / "broken").mkdir()
+    with pytest.warns(UserWarning, match="skipping unreadable message"):
+        subjects = sorted(e.subject for e in maildir.entries())
+    assert subjects == ["ours", "theirs"]
+    maildir.close()
+
+
+def test_the_index_is_a_cache_not_the_truth(tmp_path: Path) -> None:
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    gone = maildir.add(make_message("deleted by hand"))
+    maildir.add(make_message("still here"))
+    maildir.close()
+    gone.path.unlink()
+    (tmp_path / "mail" / store.INDEX_NAME).unlink()
+    assert [m["Subject"] for m in get_messages(tmp_path / "mail")] == ["still here"]
+
+
+def test_search_text_looks_in_bodies(tmp_path: Path) -> None:
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    hit = maildir.add(make_message("a", body="Your code is 4711.\n"))
+    maildir.add(make_message("b", body="Nothing to see.\n"))
+    assert maildir.search_text("CODE IS 4711") == {hit.id}
+    assert maildir.search_text("100%") == set()
+    maildir.close()
