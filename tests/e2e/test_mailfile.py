@@ -170,7 +170,8 @@ def test_write_failure_answers_451_and_the_next_message_is_stored(tmp_path: Path
         ):
             client.sendmail("a@example.com", ["b@example.com"], b"Subject: lost\r\n\r\n2\r\n")
         assert excinfo.value.smtp_code == 451
-        reply = bytes(excinfo.value.smtp_error).decode()
+        error = excinfo.value.smtp_error
+        reply = error.decode() if isinstance(error, bytes) else error
         assert reply.startswith(f"4.3.0 cannot write {mail_file}: ")
         assert "Error" not in reply  # no Python class name
         # The directory vanishes: still a 451, still running.

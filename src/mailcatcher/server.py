@@ -1,0 +1,541 @@
+"""Running a catcher in-process: an aiosmtpd SMTP server on a loopback port the OS picks.
+
+`start_smtp` runs the server on the caller's asyncio loop (the ``mailcatcher serve``
+command); `ThreadedSMTP` runs it on a loop of its own in a daemon thread (the pytest
+plugin). Both accept AUTH PLAIN and LOGIN with any credentials on the plain connection,
+offer STARTTLS with a throwaway certificate on request, and enforce limits that keep a
+misbehaving client from exhausting the machine.
+
+Why not aiosmtpd's `Controller`: it binds, then proves readiness by connecting to the
+*configured* port. Configured with port 0 (let the OS pick), that probe connects to port
+0 and fails, so callers guess a "free" port, which races with every other process and
+with parallel test workers. Here the server binds port 0 and reads the port back from
+its own listening socket: no guess, no race, no probe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import shutil
+import socket
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.smtp import (
+    SMTP,
+    AuthResult,
+    Envelope,
+    Session,
+    TLSSetupException,
+)
+
+__all__ = [
+    "DEFAULT_DATA_SIZE_LIMIT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "DEFAULT_MAX_RECIPIENTS",
+    "DEFAULT_TIMEOUT",
+    "TLS_EXTRA",
+    "RunningSMTP",
+    "ServerOptions",
+    "ThreadedSMTP",
+    "start_smtp",
+]
+
+log = logging.getLogger("mailcatcher.server")
+
+#: 32 MiB, aiosmtpd's own default; a message over it is refused with ``552``.
+DEFAULT_DATA_SIZE_LIMIT = 32 * 1024 * 1024
+#: RFC 5321 4.5.3.1.8 asks a server to accept at least 100 recipients per message.
+DEFAULT_MAX_RECIPIENTS = 1000
+#: Seconds a connection may sit idle before the server closes it.
+DEFAULT_TIMEOUT = 60.0
+#: Connections served at once; more are refused with ``421``.
+DEFAULT_MAX_CONNECTIONS = 200
+#: What to do when STARTTLS is asked for but the certificate maker is missing.
+TLS_EXTRA = "STARTTLS needs the tls extra: pip install 'aiosmtpd-mailcatcher[tls]'"
+
+# The name in the greeting and EHLO reply. The server only listens on loopback, where
+# "localhost" is the truth; asking socket.getfqdn() instead (aiosmtpd's default, on
+# every connection) can wait seconds on a machine with slow DNS.
+_HOSTNAME = "localhost"
+# How long close() waits for aborted connections and their tasks to finish.
+_CLOSE_TIMEOUT = 5.0
+
+
+@dataclass
+class ServerOptions:
+    """How to run the SMTP server; every field has a safe default for tests."""
+
+    host: str = "127.0.0.1"
+    #: 0 lets the OS pick a free port; read the bound one from `RunningSMTP.port`.
+    port: int = 0
+    #: Offer STARTTLS with a throwaway certificate (needs the ``tls`` extra).
+    tls: bool = False
+    #: Refuse MAIL until the client has logged in (any user name and password do).
+    auth_required: bool = False
+    #: Largest message accepted, in bytes; ``None`` or 0 for no limit.
+    data_size_limit: int | None = DEFAULT_DATA_SIZE_LIMIT
+    #: Recipients accepted per message; more get ``452 4.5.3``.
+    max_recipients: int = DEFAULT_MAX_RECIPIENTS
+    #: Seconds of client silence before the server hangs up.
+    timeout: float = DEFAULT_TIMEOUT
+    #: Connections served at once; more get ``421 4.3.2`` and are closed.
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    #: Accept RFC 6531 internationalized addresses and headers.
+    enable_SMTPUTF8: bool = True
+
+    def check(self) -> None:
+        """Raise `ValueError` naming the first option that cannot work."""
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, got {self.port}")
+        if self.data_size_limit is not None and self.data_size_limit < 0:
+            raise ValueError(
+                f"data_size_limit must be 0 or more (0 for no limit), got {self.data_size_limit}"
+            )
+        if self.max_recipients < 1:
+            raise ValueError(f"max_recipients must be at least 1, got {self.max_recipients}")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {self.max_connections}")
+        if not self.timeout > 0:
+            raise ValueError(f"timeout must be more than 0 seconds, got {self.timeout}")
+
+
+def _accept_any(
+    server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    """An aiosmtpd authenticator that lets everyone in and keeps the login.
+
+    A catcher exists to accept what an app sends; an app configured with credentials
+    logs in first, and a test wants to see which user name it used (the catcher
+    records it as ``X-Mailcatcher-Auth-User``).
+    """
+    return AuthResult(success=True, auth_data=auth_data)
+
+
+class _Session(Session):
+    """aiosmtpd's session without the deprecation warning it logs at every login.
+
+    aiosmtpd's ``smtp_AUTH`` itself sets the deprecated ``login_data``, and the
+    property logs "Session.login_data is deprecated" each time: noise in every test
+    that logs in, about code that is not the user's.
+    """
+
+    @property
+    def login_data(self) -> Any:
+        return self._login_data
+
+    @login_data.setter
+    def login_data(self, value: Any) -> None:
+        self._login_data = value
+
+
+class _SMTP(SMTP):
+    """aiosmtpd's SMTP protocol with the recipient and connection limits added."""
+
+    def __init__(
+        self,
+        handler: Any,
+        running: RunningSMTP,
+        options: ServerOptions,
+        tls_context: ssl.SSLContext | None,
+    ) -> None:
+        super().__init__(
+            handler,
+            data_size_limit=options.data_size_limit or None,
+            enable_SMTPUTF8=options.enable_SMTPUTF8,
+            hostname=_HOSTNAME,
+            tls_context=tls_context,
+            timeout=options.timeout,
+            # AUTH on the plain connection: the credentials an app sends a catcher on
+            # loopback are test values, and apps configured without TLS must still
+            # be able to log in.
+            auth_require_tls=False,
+            authenticator=_accept_any,
+            # aiosmtpd answers auth_required without auth_require_tls with a
+            # warnings.warn() on every connection (an error under pytest's
+            # ``-W error``) and a log line; it guards a risk that does not exist
+            # on a loopback catcher, so the flag is set after construction.
+            auth_required=False,
+            loop=running.loop,
+        )
+        self._auth_required = options.auth_required
+        self._running = running
+        self._max_recipients = options.max_recipients
+        self._max_connections = options.max_connections
+        self._admitted = False
+        self._refused = False
+
+    def _create_session(self) -> Session:
+        return _Session(self.loop)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._admitted or self._refused:
+            # After STARTTLS aiosmtpd calls this again with the TLS transport.
+            super().connection_made(transport)
+            return
+        connections = self._running.connections
+        if len(connections) >= self._max_connections:
+            # RFC 5321 3.8: a server that cannot serve now answers 421 and closes;
+            # RFC 3463 4.3.2: "system not accepting network messages".
+            self._refused = True
+            log.warning(
+                "refused a connection from %s: %d connections are open (max_connections)",
+                transport.get_extra_info("peername"),
+                len(connections),
+            )
+            assert isinstance(transport, asyncio.WriteTransport)  # a TCP transport
+            transport.write(b"421 4.3.2 Too many connections, try again later\r\n")
+            transport.close()
+            return
+        self._admitted = True
+        connections.add(self)
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return  # aiosmtpd never saw this connection
+        self._running.connections.discard(self)
+        super().connection_lost(error)
+        self._running.connection_gone()
+
+    async def smtp_RCPT(self, arg: str | None) -> None:
+        envelope = self.envelope
+        if (
+            envelope is not None
+            and envelope.mail_from
+            and len(envelope.rcpt_tos) >= self._max_recipients
+        ):
+            # RFC 5321 4.5.3.1.10: a server over its recipient limit MUST answer 452,
+            # and the client sends the rest in another transaction;
+            # RFC 3463 4.5.3: "too many recipients".
+            await self.push("452 4.5.3 Too many recipients")
+            return
+        await super().smtp_RCPT(arg)
+
+    async def handle_exception(self, error: Exception) -> str:
+        peer = self.session.peer if self.session is not None else None
+        if isinstance(error, TLSSetupException):
+            # The client gave up the TLS handshake, typically because it does not
+            # trust the throwaway CA: the client's side, not a server error.
+            log.info("%r TLS handshake failed: %s", peer, error.__cause__ or error)
+            return "454 4.7.0 TLS handshake failed"
+        if hasattr(self.event_handler, "handle_exception"):
+            # A handler with its own policy keeps it (aiosmtpd's contract).
+            status: str = await super().handle_exception(error)
+            return status
+        # A bug in the handler or here: log it with its traceback (ThreadedSMTP
+        # records it, so the pytest plugin fails the test), and answer like the
+        # catcher does for a storage failure rather than aiosmtpd's
+        # "500 Error: (ValueError) ..." that names a Python class.
+        log.error("%r unexpected error in the mail catcher", peer, exc_info=error)
+        return "451 4.3.0 the mail catcher failed on this command; see the server log"
+
+    def abort(self) -> None:
+        """Drop the connection at once (the server is closing)."""
+        for transport in (self.transport, self._original_transport):
+            if isinstance(transport, asyncio.Transport) and not transport.is_closing():
+                transport.abort()
+
+
+class RunningSMTP:
+    """A listening SMTP server: where it listens, its certificate, and `close()`."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        server: asyncio.Server,
+        tls_directory: Path | None,
+    ) -> None:
+        self.loop = loop
+        self._server = server
+        self._tls_directory = tls_directory
+        address = server.sockets[0].getsockname()
+        #: The address the server listens on.
+        self.host: str = address[0]
+        #: The port it listens on: the one the OS picked when asked for port 0.
+        self.port: int = address[1]
+        #: The server's certificate chain (PEM), or ``None`` without TLS.
+        self.cert_path: Path | None = None
+        #: The throwaway CA's certificate (PEM) that a client trusts to verify the
+        #: server: ``ssl.create_default_context(cafile=ca_path)``; ``None`` without TLS.
+        self.ca_path: Path | None = None
+        if tls_directory is not None:
+            self.cert_path = tls_directory / "server.pem"
+            self.ca_path = tls_directory / "ca.pem"
+        self.connections: set[_SMTP] = set()
+        self._all_gone: asyncio.Event | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<RunningSMTP {self.host}:{self.port}>"
+
+    def connection_gone(self) -> None:
+        """Called by a connection as it ends; wakes `close()` when it was the last."""
+        if self._all_gone is not None and not self.connections:
+            self._all_gone.set()
+
+    async def close(self) -> None:
+        """Stop listening, drop every open connection, remove the certificate files."""
+        if self._closed:
+            return
+        self._closed = True
+        self._server.close()
+        connections = list(self.connections)
+        tasks = [
+            connection._handler_coroutine
+            for connection in connections
+            if connection._handler_coroutine is not None
+        ]
+        if connections:
+            self._all_gone = asyncio.Event()
+            for connection in connections:
+                connection.abort()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._all_gone.wait(), _CLOSE_TIMEOUT)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=_CLOSE_TIMEOUT)
+        await self._server.wait_closed()
+        if self._tls_directory is not None:
+            shutil.rmtree(self._tls_directory, ignore_errors=True)
+
+
+def _make_tls() -> tuple[ssl.SSLContext, Path]:
+    """A server context with a fresh certificate for localhost, and its files' directory.
+
+    Raises:
+        ModuleNotFoundError: trustme (the ``tls`` extra) is not installed.
+    """
+    try:
+        import trustme
+    except ImportError as error:
+        raise ModuleNotFoundError(TLS_EXTRA, name="trustme") from error
+    authority = trustme.CA()
+    # Every name a client on this machine may use to reach a loopback server.
+    certificate = authority.issue_cert("localhost", "127.0.0.1", "::1")
+    # Purpose.CLIENT_AUTH makes a server-side context that does not ask clients for
+    # certificates (aiosmtpd warns about contexts that do).
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(context)
+    directory = Path(tempfile.mkdtemp(prefix="mailcatcher-tls-"))
+    try:
+        authority.cert_pem.write_to_path(str(directory / "ca.pem"))
+        for index, pem in enumerate(certificate.cert_chain_pems):
+            pem.write_to_path(str(directory / "server.pem"), append=index > 0)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return context, directory
+
+
+async def start_smtp(handler: Any, options: ServerOptions | None = None) -> RunningSMTP:
+    """Start an SMTP server for `handler` on the running loop; return once it listens.
+
+    Args:
+        handler: an aiosmtpd handler, such as `mailcatcher.MailDir`.
+        options: where to listen and what to allow; the defaults suit tests.
+
+    Raises:
+        ValueError: an option cannot work (the message names it).
+        OSError: the address cannot be bound (say, the port is taken).
+        ModuleNotFoundError: TLS was asked for without the ``tls`` extra.
+    """
+    options = options or ServerOptions()
+    options.check()
+    loop = asyncio.get_running_loop()
+    # Bind one address only. A name such as "localhost" can resolve to both ::1 and
+    # 127.0.0.1; asked for port 0, each socket would get a different port, and a
+    # client would reach the other one by chance.
+    family, _, _, _, address = socket.getaddrinfo(
+        options.host, options.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    bind_host, bind_port = str(address[0]), int(address[1])
+    tls_context: ssl.SSLContext | None = None
+    tls_directory: Path | None = None
+    if options.tls:
+        tls_context, tls_directory = _make_tls()
+    running: RunningSMTP | None = None
+
+    def factory() -> _SMTP:
+        # The server exists before any connection can arrive, so `running` is set.
+        assert running is not None
+        return _SMTP(handler, running, options, tls_context)
+
+    try:
+        server = await loop.create_server(factory, host=bind_host, port=bind_port, family=family)
+    except BaseException:
+        if tls_directory is not None:
+            shutil.rmtree(tls_directory, ignore_errors=True)
+        raise
+    running = RunningSMTP(loop, server, tls_directory)
+    log.info("SMTP server listening on %s:%d", running.host, running.port)
+    return running
+
+
+class _ErrorRecorder(logging.Handler):
+    """Keeps the errors logged on one thread (the server's), for the test to see."""
+
+    def __init__(self, thread_id: int, errors: list[str]) -> None:
+        super().__init__(logging.ERROR)
+        self._thread_id = thread_id
+        self._errors = errors
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self._thread_id:
+            self._errors.append(self.format(record))
+
+
+#: The loggers whose errors `ThreadedSMTP` records: the catcher's (storage failures),
+#: this module's (unexpected exceptions), aiosmtpd's and asyncio's.
+_RECORDED_LOGGERS = ("mailcatcher", "mail.log", "asyncio")
+
+
+class ThreadedSMTP:
+    """An SMTP server on its own event loop in a daemon thread, for synchronous callers.
+
+    ``start()`` returns once the server listens (or raises why it cannot);
+    ``stop()`` closes it, drops its connections, ends the thread and frees the port.
+    Errors the server or its handler log while running are kept in `errors`, so a
+    test can fail on them instead of timing out without a clue (as
+    pytest-httpserver's ``check_handler_errors()`` does).
+    """
+
+    def __init__(self, handler: Any, options: ServerOptions | None = None) -> None:
+        self.handler = handler
+        self.options = options or ServerOptions()
+        #: Errors logged on the server's thread, each with its traceback.
+        self.errors: list[str] = []
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: RunningSMTP | None = None
+
+    def __repr__(self) -> str:
+        where = f"{self.host}:{self.port}" if self._running is not None else "stopped"
+        return f"<ThreadedSMTP {where}>"
+
+    def __enter__(self) -> ThreadedSMTP:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> RunningSMTP:
+        """The listening server; `RuntimeError` before `start()` or after `stop()`."""
+        if self._running is None:
+            raise RuntimeError("the SMTP server is not running: call start() first")
+        return self._running
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return self.running.host
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return self.running.port
+
+    @property
+    def ca_path(self) -> Path | None:
+        """The CA certificate a client trusts to verify STARTTLS; ``None`` without TLS."""
+        return self.running.ca_path
+
+    @property
+    def cert_path(self) -> Path | None:
+        """The server's certificate chain; ``None`` without TLS."""
+        return self.running.cert_path
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the thread and return once the server listens.
+
+        Raises:
+            RuntimeError: already started, or not listening within `timeout` seconds.
+            OSError, ValueError, ModuleNotFoundError: as `start_smtp` raises them.
+        """
+        if self._thread is not None:
+            raise RuntimeError(f"{self!r} is already started")
+        ready: concurrent.futures.Future[RunningSMTP] = concurrent.futures.Future()
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=self._run, args=(loop, ready), name="mailcatcher-smtp", daemon=True
+        )
+        self._loop = loop
+        self._thread = thread
+        thread.start()
+        try:
+            self._running = ready.result(timeout)
+        except concurrent.futures.TimeoutError:
+            self.stop()
+            raise RuntimeError(
+                f"the SMTP server did not start within {timeout:g} s; is the machine busy?"
+            ) from None
+        except BaseException:
+            thread.join()
+            self._thread = None
+            self._loop = None
+            raise
+
+    def _run(
+        self, loop: asyncio.AbstractEventLoop, ready: concurrent.futures.Future[RunningSMTP]
+    ) -> None:
+        recorder = _ErrorRecorder(threading.get_ident(), self.errors)
+        loggers = [logging.getLogger(name) for name in _RECORDED_LOGGERS]
+        for logger in loggers:
+            logger.addHandler(recorder)
+        try:
+            try:
+                running = loop.run_until_complete(start_smtp(self.handler, self.options))
+            except BaseException as error:
+                ready.set_exception(error)
+                return
+            ready.set_result(running)
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(running.close())
+        finally:
+            try:
+                _cancel_remaining(loop)
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+                for logger in loggers:
+                    logger.removeHandler(recorder)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Close the server and end its thread; the port is free when this returns.
+
+        Stopping a server that is not running does nothing.
+        """
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        if thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+            if thread.is_alive():
+                raise RuntimeError(f"the SMTP server thread did not end within {timeout:g} s")
+        self._thread = None
+        self._loop = None
+        self._running = None
+
+
+def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and finish any task still on `loop`, so closing it leaves nothing pending."""
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.wait(tasks, timeout=_CLOSE_TIMEOUT))

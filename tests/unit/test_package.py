@@ -1,0 +1,62 @@
+"""The package as users get it: its public names, its wheel, its README commands."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import mailcatcher
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DOCUMENTED = {
+    "Entry",
+    "MailDir",
+    "MailFile",
+    "clear",
+    "get_latest_message",
+    "get_messages",
+    "wait_for_message",
+}
+
+
+def test_all_is_the_documented_api() -> None:
+    assert set(mailcatcher.__all__) == DOCUMENTED
+    for name in mailcatcher.__all__:
+        assert getattr(mailcatcher, name) is not None
+
+
+def test_the_readme_test_command_is_the_one_ci_runs() -> None:
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    match = re.search(r"&& (\.venv/bin/python -m pytest[^\n`]*)", readme)
+    assert match is not None, "the README's test command is missing"
+    assert match.group(1) in ci.splitlines()
+
+
+@pytest.mark.slow
+def test_wheel_holds_the_package_and_nothing_else(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = {name for name in archive.namelist() if ".dist-info/" not in name}
+    package = {name for name in names if name.startswith("mailcatcher/")}
+    assert names == package, f"files outside the package: {sorted(names - package)}"
+    expected = {
+        "mailcatcher/__init__.py",
+        "mailcatcher/catcher.py",
+        "mailcatcher/py.typed",
+        "mailcatcher/query.py",
+        "mailcatcher/store.py",
+    }
+    assert expected <= package
