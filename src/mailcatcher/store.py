@@ -14,6 +14,7 @@ import contextlib
 import errno
 import itertools
 import os
+import re
 import socket
 import sqlite3
 import tempfile
@@ -22,13 +23,14 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from email import policy
+from email import headerregistry, policy
 from email.generator import BytesGenerator
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
+from email.policy import Compat32
 from pathlib import Path
-from typing import BinaryIO, TypeAlias
+from typing import Any, BinaryIO, TypeAlias
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
 
@@ -62,19 +64,76 @@ class Entry:
     auth_user: str | None
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+class _VerbatimHeaders(Compat32):
+    """compat32, except that each header is written back as it arrived, not refolded.
+
+    compat32 refolds every header through `email.header.Header`: a long first word
+    moves to a line of its own (the value then reads back with a leading space), and a
+    value holding a form feed followed by ``Name:`` raises `HeaderParseError`, so the
+    catcher answered 451 to that message forever. A catcher stores what it was sent.
+    """
+
+    def fold_binary(self, name: str, value: object) -> bytes:
+        """``Name: value`` with the value's own folding; other values as compat32 does."""
+        if not isinstance(value, str) or self.cte_type == "7bit":
+            # compat32 also folds `Header` objects, which typeshed's `str` does not admit.
+            return super().fold_binary(name, value)  # type: ignore[arg-type]
+        lines = _LINE_BREAK.split(value)
+        if any(line[:1] not in (" ", "\t") for line in lines[1:]):
+            # A break that is not folding (RFC 5322 2.2.3: CRLF, then WSP) was put there by
+            # a program, not parsed: let compat32 fold it rather than start a new header.
+            return super().fold_binary(name, value)
+        text = f"{name}: {self.linesep.join(lines)}{self.linesep}"
+        # Parsed raw 8-bit bytes are surrogate escapes; SMTPUTF8 text parsed from str is real
+        # text: both go out as the UTF-8 bytes they were (RFC 6532).
+        return text.encode("utf-8", "surrogateescape")
+
+
+_VERBATIM = _VerbatimHeaders()
+
+
 def write_message(message: Message, fp: BinaryIO) -> None:
     """Write `message` as bytes, so 8-bit content survives whatever the locale.
 
     ``mangle_from_`` is off: these files are not mbox files, and a body line that
-    starts with ``From `` must read back as it was sent.
+    starts with ``From `` must read back as it was sent. Headers of a compat32
+    message keep the folding they arrived with (see `_VerbatimHeaders`).
     """
-    BytesGenerator(fp, mangle_from_=False).flatten(message)
+    verbatim = _VERBATIM if isinstance(message.policy, Compat32) else None
+    BytesGenerator(fp, mangle_from_=False, policy=verbatim).flatten(message)
+
+
+class _TolerantPolicy(policy.EmailPolicy):
+    """`email.policy.default`, except that a header its parser chokes on stays plain text.
+
+    The stdlib's structured-header parser raises on some malformed values (for
+    example ``Content-Type: text/plain; x*`` raises `IndexError`, during parsing, since
+    the parser asks each part for its content type). Mail is the sender's to get
+    wrong: such a header reads back as its raw text instead of failing the read.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        """The structured header, or an unstructured one when it cannot be parsed."""
+        try:
+            return super().header_fetch_parse(name, value)
+        except Exception:  # any parser failure: the header is the sender's
+            return _UNSTRUCTURED(name, value.replace("\r", "").replace("\n", ""))
+
+
+_UNSTRUCTURED = headerregistry.HeaderRegistry(use_default_map=False)
+_READ_POLICY = _TolerantPolicy()
 
 
 def parse_message(data: bytes) -> EmailMessage:
-    """Parse stored bytes with `email.policy.default` (``get_body()`` and friends work)."""
-    message = BytesParser(policy=policy.default).parsebytes(data)
-    assert isinstance(message, EmailMessage)  # policy.default's message factory
+    """Parse stored bytes like `email.policy.default` (``get_body()`` and friends work).
+
+    Never raises for malformed headers (see `_TolerantPolicy`).
+    """
+    message = BytesParser(policy=_READ_POLICY).parsebytes(data)
+    assert isinstance(message, EmailMessage)  # EmailPolicy's message factory
     return message
 
 
@@ -82,33 +141,47 @@ def decode_header_value(value: object) -> str:
     """Decode an RFC 2047 or raw 8-bit (RFC 6532) header value into text; never raise."""
     if value is None:
         return ""
-    text = str(value)
+    # Unfold (RFC 5322 2.2.3): compat32 keeps a folded value's line breaks.
+    text = _LINE_BREAK.sub("", str(value))
     if any("\udc80" <= char <= "\udcff" for char in text):
         # compat32 keeps raw 8-bit header bytes as surrogate escapes.
-        text = text.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
         return str(make_header(decode_header(text)))
     except (LookupError, ValueError, UnicodeError, AssertionError):
         return text
 
 
+def _raw_header(message: Message, name: str) -> object:
+    """The first `name` header as parsed, or None.
+
+    Not `message.get`: compat32 turns a raw 8-bit (RFC 6532) value into a `Header`
+    whose str() is U+FFFD replacement characters, losing a UTF-8 subject or address.
+    """
+    wanted = name.lower()
+    for key, value in message.raw_items():
+        if key.lower() == wanted:
+            return value
+    return None
+
+
 def summarize(message: Message, *, id: str, path: Path, stored: float, size: int) -> Entry:
     """Build the `Entry` of a message from the headers the catcher wrote."""
     recipients = tuple(
         address.strip()
-        for address in decode_header_value(message.get(RCPT_TO_HEADER)).split(",")
+        for address in decode_header_value(_raw_header(message, RCPT_TO_HEADER)).split(",")
         if address.strip()
     )
-    auth_user = message.get(AUTH_USER_HEADER)
+    auth_user = _raw_header(message, AUTH_USER_HEADER)
     return Entry(
         id=id,
         path=path,
         stored=stored,
-        sender=decode_header_value(message.get(MAIL_FROM_HEADER)),
+        sender=decode_header_value(_raw_header(message, MAIL_FROM_HEADER)),
         recipients=recipients,
-        subject=decode_header_value(message.get("Subject")),
-        from_header=decode_header_value(message.get("From")),
-        to_header=decode_header_value(message.get("To")),
+        subject=decode_header_value(_raw_header(message, "Subject")),
+        from_header=decode_header_value(_raw_header(message, "From")),
+        to_header=decode_header_value(_raw_header(message, "To")),
         size=size,
         attachments=sum(1 for part in message.walk() if _is_attachment(part)),
         auth_user=None if auth_user is None else decode_header_value(auth_user),
@@ -287,6 +360,11 @@ class MaildirStore:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._foreign: dict[tuple[str, int, int], Entry | None] = {}
+        # Entries already built, by name, with the file they were built for: a
+        # delivered Maildir file never changes, so listing 10,000 messages again only
+        # costs a directory scan, not 10,000 index rows and paths.
+        self._known: dict[str, tuple[str, Entry]] = {}
+        self._listing: list[Entry] = []
         self._host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
 
     def __enter__(self) -> MaildirStore:
@@ -386,9 +464,9 @@ class MaildirStore:
         if old:
             self._delete_locked(db, old)
 
-    def _files(self) -> dict[str, Path]:
+    def _files(self) -> dict[str, str]:
         """Map each message's unique name to its file, in ``new/`` or ``cur/``."""
-        files: dict[str, Path] = {}
+        files: dict[str, str] = {}
         for sub in ("new", "cur"):
             try:
                 scan = os.scandir(self.path / sub)
@@ -398,16 +476,26 @@ class MaildirStore:
                 for item in scan:
                     if not item.name.startswith("."):
                         # Mail clients rename new/NAME to cur/NAME:2,FLAGS when read.
-                        files[item.name.split(":", 1)[0]] = Path(item.path)
+                        files[item.name.split(":", 1)[0]] = item.path
         return files
 
-    def _rows(self) -> dict[str, tuple[object, ...]]:
+    def _rows(self, ids: list[str] | None = None) -> dict[str, tuple[object, ...]]:
+        """The index rows of `ids` (all rows when `ids` is None)."""
+        query = f"SELECT {_COLUMNS}, auth_user FROM messages"
         with self._lock:
             try:
                 db = self._index(create=False)
                 if db is None:
                     return {}
-                rows = db.execute(f"SELECT {_COLUMNS}, auth_user FROM messages").fetchall()
+                if ids is None:
+                    rows = db.execute(query).fetchall()
+                else:
+                    rows = []
+                    # SQLite before 3.32 allows 999 parameters per statement.
+                    for start in range(0, len(ids), 500):
+                        chunk = ids[start : start + 500]
+                        marks = ", ".join("?" * len(chunk))
+                        rows += db.execute(f"{query} WHERE id IN ({marks})", chunk).fetchall()
             except sqlite3.Error as error:
                 warnings.warn(
                     f"cannot read the index {self.path / INDEX_NAME}: {error}; "
@@ -418,35 +506,39 @@ class MaildirStore:
         return {str(row[0]): row for row in rows}
 
     def entries(self) -> list[Entry]:
-        """Every stored message, newest first."""
+        """Every stored message, newest first.
+
+        Only files not seen by an earlier call are looked up in the index (or parsed),
+        so a second listing of a large Maildir is one directory scan.
+        """
         files = self._files()
-        rows = self._rows()
-        entries: list[Entry] = []
-        for name, path in files.items():
+        known = self._known
+        fresh: dict[str, tuple[str, Entry]] = {}
+        missing: list[str] = []
+        for name, location in files.items():
+            seen = known.get(name)
+            if seen is not None and seen[0] == location:
+                fresh[name] = seen
+            else:
+                missing.append(name)
+        if not missing and len(fresh) == len(known) == len(self._listing):
+            return list(self._listing)
+        rows = self._rows(missing if len(missing) <= 2000 else None) if missing else {}
+        for name in missing:
+            location = files[name]
             row = rows.get(name)
-            if row is None:
-                entry = self._foreign_entry(name, path)
-                if entry is not None:
-                    entries.append(entry)
-                continue
-            recipients = str(row[3])
-            entries.append(
-                Entry(
-                    id=name,
-                    path=path,
-                    stored=float(row[1]),  # type: ignore[arg-type]  # SQLite REAL
-                    sender=str(row[2]),
-                    recipients=tuple(recipients.split("\n")) if recipients else (),
-                    subject=str(row[4]),
-                    from_header=str(row[5]),
-                    to_header=str(row[6]),
-                    size=int(row[7]),  # type: ignore[call-overload]  # SQLite INTEGER
-                    attachments=int(row[8]),  # type: ignore[call-overload]  # SQLite INTEGER
-                    auth_user=None if row[9] is None else str(row[9]),
-                )
+            built = (
+                self._foreign_entry(name, Path(location))
+                if row is None
+                else _entry_from_row(name, Path(location), row)
             )
+            if built is not None:
+                fresh[name] = (location, built)
+        entries = [entry for _, entry in fresh.values()]
         entries.sort(key=lambda entry: (entry.stored, entry.id), reverse=True)
-        return entries
+        self._known = fresh
+        self._listing = entries
+        return list(entries)
 
     def _foreign_entry(self, name: str, path: Path) -> Entry | None:
         """Summarize a file the index does not know (another program delivered it)."""
@@ -459,6 +551,10 @@ class MaildirStore:
             try:
                 with open(path, "rb") as fp:
                     message = BytesParser().parse(fp, headersonly=True)
+                if not message.keys():
+                    # The parser reads any bytes; a file with no header line at all
+                    # (empty, binary, a stray note) is not a message (RFC 5322 3.6).
+                    raise ValueError("not an email message: no header lines")
                 stored = _time_from_name(name, default=stat.st_mtime)
                 self._foreign[key] = summarize(
                     message, id=name, path=path, stored=stored, size=stat.st_size
@@ -470,11 +566,21 @@ class MaildirStore:
 
     def read_bytes(self, id: str) -> bytes:
         """The stored bytes of message `id`; `KeyError` when it is not there."""
-        path = self._files().get(id)
-        if path is None:
+        seen = self._known.get(id)
+        # Where the file was last seen, then where the server delivers it, then a scan
+        # (a mail client may have moved it to cur/): opening one message stays instant.
+        guesses = [seen[0]] if seen is not None else []
+        if id and not id.startswith(".") and "/" not in id and "\0" not in id:
+            guesses.append(os.path.join(self.path, "new", id))
+        for location in guesses:
+            with contextlib.suppress(FileNotFoundError), open(location, "rb") as fp:
+                return fp.read()
+        found = self._files().get(id)
+        if found is None:
             raise KeyError(id)
         try:
-            return path.read_bytes()
+            with open(found, "rb") as fp:
+                return fp.read()
         except FileNotFoundError:
             raise KeyError(id) from None
 
@@ -486,10 +592,10 @@ class MaildirStore:
     def _delete_locked(self, db: sqlite3.Connection | None, ids: list[str]) -> None:
         files = self._files()
         for id in ids:
-            path = files.get(id)
-            if path is not None:
+            location = files.get(id)
+            if location is not None:
                 with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                    os.unlink(location)
         if db is not None:
             db.executemany("DELETE FROM messages WHERE id = ?", [(id,) for id in ids])
 
@@ -510,18 +616,15 @@ class MaildirStore:
             if db is not None:
                 pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
                 pattern += "%"
-                for id, hit in db.execute(
-                    "SELECT id, body LIKE ? ESCAPE '\\' OR instr(lower(body), lower(?)) > 0 "
-                    "FROM messages",
-                    (pattern, needle),
-                ):
-                    indexed.add(id)
-                    if hit:
-                        found.add(id)
-        for name, path in self._files().items():
+                # LIKE ignores ASCII case, as SQLite's lower() would (both leave other
+                # letters alone); asking for the hits only keeps 10,000 rows in SQLite.
+                query = "SELECT id FROM messages WHERE body LIKE ? ESCAPE '\\'"
+                found.update(id for (id,) in db.execute(query, (pattern,)))
+                indexed.update(id for (id,) in db.execute("SELECT id FROM messages"))
+        for name, location in self._files().items():
             if name not in indexed:
                 with contextlib.suppress(OSError):
-                    message = BytesParser().parsebytes(path.read_bytes())
+                    message = BytesParser().parsebytes(Path(location).read_bytes())
                     if needle.casefold() in _search_text(message).casefold():
                         found.add(name)
         return found
@@ -535,6 +638,24 @@ class MaildirStore:
             except FileNotFoundError:
                 marks.append(0)
         return tuple(marks)
+
+
+def _entry_from_row(name: str, path: Path, row: tuple[object, ...]) -> Entry:
+    """The `Entry` of an index row (columns as in ``_COLUMNS``, then ``auth_user``)."""
+    recipients = str(row[3])
+    return Entry(
+        id=name,
+        path=path,
+        stored=float(row[1]),  # type: ignore[arg-type]  # SQLite REAL
+        sender=str(row[2]),
+        recipients=tuple(recipients.split("\n")) if recipients else (),
+        subject=str(row[4]),
+        from_header=str(row[5]),
+        to_header=str(row[6]),
+        size=int(row[7]),  # type: ignore[call-overload]  # SQLite INTEGER
+        attachments=int(row[8]),  # type: ignore[call-overload]  # SQLite INTEGER
+        auth_user=None if row[9] is None else str(row[9]),
+    )
 
 
 def _time_from_name(name: str, *, default: float) -> float:

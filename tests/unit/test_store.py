@@ -170,3 +170,19 @@ def test_search_text_looks_in_bodies(tmp_path: Path) -> None:
     assert maildir.search_text("CODE IS 4711") == {hit.id}
     assert maildir.search_text("100%") == set()
     maildir.close()
+
+
+def test_a_header_the_stdlib_parser_chokes_on_still_reads() -> None:
+    # policy.default raises IndexError on this parameter while parsing.
+    raw = (
+        b'Subject: odd\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/plain; x*\r\n\r\nhello\r\n--b--\r\n"
+    )
+    message = store.parse_message(raw)
+    assert [part.get_content_type() for part in message.walk()] == [
+        "multipart/mixed",
+        "text/plain",
+    ]
+    body = message.get_body()
+    assert body is not None
+    assert body.get_content() == "hello"
