@@ -95,6 +95,21 @@ class _VerbatimHeaders(Compat32):
 _VERBATIM = _VerbatimHeaders()
 
 
+class _Generator(BytesGenerator):
+    """`BytesGenerator`, with its line-ending normalisation done by `str.replace`.
+
+    The stdlib splits each body on the regular expression ``\\r\\n|\\r|\\n`` and writes
+    it a line at a time: 60% of the time spent writing a 100 KiB message. Replacing
+    the line endings in one pass gives the same bytes (a test compares them).
+    """
+
+    def _write_lines(self, lines: str) -> None:
+        if lines:
+            text = lines.replace("\r\n", "\n").replace("\r", "\n")
+            newline: str = self._NL  # type: ignore[attr-defined]  # set by flatten(); not in typeshed
+            self.write(text if newline == "\n" else text.replace("\n", newline))
+
+
 def write_message(message: Message, fp: BinaryIO) -> None:
     """Write `message` as bytes, so 8-bit content survives whatever the locale.
 
@@ -103,7 +118,7 @@ def write_message(message: Message, fp: BinaryIO) -> None:
     message keep the folding they arrived with (see `_VerbatimHeaders`).
     """
     verbatim = _VERBATIM if isinstance(message.policy, Compat32) else None
-    BytesGenerator(fp, mangle_from_=False, policy=verbatim).flatten(message)
+    _Generator(fp, mangle_from_=False, policy=verbatim).flatten(message)
 
 
 class _TolerantPolicy(policy.EmailPolicy):
@@ -298,10 +313,10 @@ class FileStore:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
 
-    def search_text(self, needle: str) -> set[str]:
+    def search_text(self, needle: str, *, among: Iterable[Entry] | None = None) -> set[str]:
         """The ids whose text parts contain `needle`, case-insensitively."""
         found: set[str] = set()
-        for entry in self.entries():
+        for entry in self.entries() if among is None else among:
             message = BytesParser().parsebytes(self.read_bytes(entry.id))
             if needle.casefold() in _search_text(message).casefold():
                 found.add(entry.id)
@@ -607,8 +622,14 @@ class MaildirStore:
             if db is not None:
                 db.execute("DELETE FROM messages")
 
-    def search_text(self, needle: str) -> set[str]:
-        """The ids whose text parts contain `needle` (case-insensitive for ASCII)."""
+    def search_text(self, needle: str, *, among: Iterable[Entry] | None = None) -> set[str]:
+        """The ids whose text parts contain `needle` (case-insensitive for ASCII).
+
+        Args:
+            needle: The text to find.
+            among: Entries just listed; files without an index row are then looked for
+                among these instead of in a fresh directory scan.
+        """
         with self._lock:
             db = self._index(create=False)
             indexed: set[str] = set()
@@ -621,7 +642,11 @@ class MaildirStore:
                 query = "SELECT id FROM messages WHERE body LIKE ? ESCAPE '\\'"
                 found.update(id for (id,) in db.execute(query, (pattern,)))
                 indexed.update(id for (id,) in db.execute("SELECT id FROM messages"))
-        for name, location in self._files().items():
+        if among is None:
+            files = self._files()
+        else:
+            files = {entry.id: str(entry.path) for entry in among if entry.id not in indexed}
+        for name, location in files.items():
             if name not in indexed:
                 with contextlib.suppress(OSError):
                     message = BytesParser().parsebytes(Path(location).read_bytes())

@@ -186,3 +186,29 @@ def test_a_header_the_stdlib_parser_chokes_on_still_reads() -> None:
     body = message.get_body()
     assert body is not None
     assert body.get_content() == "hello"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"unix\nlines\n",
+        b"crlf\r\nlines\r\n",
+        b"old mac\rlines\r",
+        b"mixed\r\n\n\r\r\nno end",
+        b"8-bit \xc3\xa9\xff\r\nbytes\n",
+        b"",
+    ],
+)
+def test_line_endings_come_out_as_the_stdlib_generator_writes_them(body: bytes) -> None:
+    import io
+    from email.generator import BytesGenerator
+
+    for raw in (
+        b"Subject: x\r\n\r\n" + body,
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n\r\n' + body + b"\r\n--b--\r\n",
+    ):
+        message = BytesParser().parsebytes(raw)
+        ours, theirs = io.BytesIO(), io.BytesIO()
+        store.write_message(message, ours)
+        BytesGenerator(theirs, mangle_from_=False, policy=store._VERBATIM).flatten(message)
+        assert ours.getvalue() == theirs.getvalue()
