@@ -1,0 +1,306 @@
+"""Mailpit's v1 JSON API over the store: list, search, read, download, delete.
+
+Paths, parameters, JSON shapes and plain-text answers (``ok``, error lines) follow
+Mailpit (``server/apiv1`` and its swagger.json), so its clients work unchanged. Where
+this differs, it is on the side of safety and says so: a part downloads as an
+attachment, and a DELETE whose body is not JSON is refused instead of deleting
+everything.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from aiohttp import web
+
+from .. import message as message_helpers
+from . import parts, safety, shapes
+from .inbox import Inbox, MessageNotFound
+from .search import Query, QueryError, parse_query, parse_time
+
+INBOX = web.AppKey("inbox", Inbox)
+#: Mailpit's default page size (``getStartLimit``).
+DEFAULT_LIMIT = 50
+
+routes = web.RouteTableDef()
+
+
+def inbox_of(request: web.Request) -> Inbox:
+    """The `Inbox` this app serves."""
+    return request.app[INBOX]
+
+
+def text(body: str, status: int = 200) -> web.Response:
+    """A plain-text answer, as Mailpit gives ``ok`` and its errors."""
+    return web.Response(text=body, status=status, content_type="text/plain", charset="utf-8")
+
+
+def not_found(what: str = "Message not found") -> web.Response:
+    """Mailpit's 404."""
+    return text(what, 404)
+
+
+def bad_request(reason: str) -> web.Response:
+    """Mailpit's 400: the reason as plain text."""
+    return text(reason, 400)
+
+
+def _integer(request: web.Request, name: str, default: int) -> int:
+    try:
+        return int(request.query.get(name, default))
+    except ValueError:
+        return default
+
+
+def start_limit(request: web.Request) -> tuple[int, int]:
+    """``start`` and ``limit`` as Mailpit reads them: bad values mean the defaults."""
+    start = max(0, _integer(request, "start", 0))
+    limit = _integer(request, "limit", DEFAULT_LIMIT)
+    return start, DEFAULT_LIMIT if limit < 0 else limit
+
+
+def time_zone(request: web.Request) -> tzinfo | None:
+    """The ``tz`` parameter (an IANA name) for dates in a search; ignored when unknown."""
+    name = request.query.get("tz", "").strip()
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def query_of(request: web.Request, *, required: bool) -> Query:
+    """The ``query`` parameter, parsed.
+
+    Raises:
+        QueryError: it is missing (and `required`) or cannot be read.
+    """
+    raw = request.query.get("query", "").strip()
+    if required and not raw:
+        raise QueryError("Error: no search query")
+    return parse_query(raw, tz=time_zone(request))
+
+
+async def _page(request: web.Request, query: Query | None, *, unlimited_zero: bool) -> web.Response:
+    inbox = inbox_of(request)
+    start, limit = start_limit(request)
+    everything = await inbox.entries()
+    matched = everything if query is None else await inbox.search(query, everything)
+    before = request.query.get("before", "").strip()
+    if before:
+        try:
+            moment = parse_time(before, tz=time_zone(request))
+        except QueryError as error:
+            return bad_request(str(error))
+        matched = [entry for entry in matched if entry.stored < moment]
+    # Mailpit's list treats limit=0 as "no limit"; its search returns nothing then.
+    page = matched[start:] if limit == 0 and unlimited_zero else matched[start : start + limit]
+    return web.json_response(
+        shapes.messages_summary(
+            total=len(everything),
+            unread=inbox.unread(everything),
+            matched=len(matched),
+            matched_unread=inbox.unread(matched),
+            start=start,
+            messages=await inbox.summaries(page),
+        )
+    )
+
+
+@routes.get("/api/v1/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    """Messages newest first, ``start`` and ``limit`` paging (Mailpit's GetMessages)."""
+    return await _page(request, None, unlimited_zero=True)
+
+
+@routes.get("/api/v1/search")
+async def search_messages(request: web.Request) -> web.Response:
+    """Messages matching ``query`` in Mailpit's search syntax, newest first."""
+    try:
+        query = query_of(request, required=True)
+    except QueryError as error:
+        return bad_request(str(error))
+    return await _page(request, query, unlimited_zero=False)
+
+
+def _field(data: dict[str, Any], name: str) -> Any:
+    """A JSON field matched case-insensitively, as Go's encoding/json matches them."""
+    for key, value in data.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | None:
+    """The request's JSON object; ``{}`` for an empty body, ``None`` when it is not JSON."""
+    raw = await request.read()
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _ids(value: Any) -> list[str] | None:
+    if value is None:
+        return []
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    return None
+
+
+@routes.delete("/api/v1/messages")
+async def delete_messages(request: web.Request) -> web.Response:
+    """Delete ``{"IDs": [...]}``, or every message when no IDs are given."""
+    data = await _json_body(request)
+    ids = None if data is None else _ids(_field(data, "IDs"))
+    if ids is None:
+        return bad_request(
+            'Error: send {"IDs": ["..."]} to delete messages, or no body to delete all'
+        )
+    inbox = inbox_of(request)
+    if ids:
+        await inbox.delete(ids)
+    else:
+        await inbox.clear()
+    return text("ok")
+
+
+@routes.put("/api/v1/messages")
+async def set_read_status(request: web.Request) -> web.Response:
+    """Mark ``IDs``, a ``Search``'s matches, or everything read or unread."""
+    data = await _json_body(request)
+    if data is None:
+        return bad_request('Error: send {"Read": true, "IDs": ["..."]} as JSON')
+    ids = _ids(_field(data, "IDs"))
+    search = _field(data, "Search") or ""
+    read = _field(data, "Read")
+    if ids is None or not isinstance(search, str) or not isinstance(read, (bool, type(None))):
+        return bad_request('Error: "Read" is true or false, "IDs" a list of IDs, "Search" text')
+    if ids and search:
+        return bad_request("You may specify either IDs or a search query, not both")
+    inbox = inbox_of(request)
+    if search:
+        try:
+            query = parse_query(search, tz=time_zone(request))
+        except QueryError as error:
+            return bad_request(str(error))
+        ids = [entry.id for entry in await inbox.search(query)]
+    elif not ids:
+        ids = [entry.id for entry in await inbox.entries()]
+    inbox.mark_read(ids, bool(read))
+    return text("ok")
+
+
+@routes.delete("/api/v1/search")
+async def delete_search(request: web.Request) -> web.Response:
+    """Delete every message matching ``query``."""
+    try:
+        query = query_of(request, required=True)
+    except QueryError as error:
+        return bad_request(str(error))
+    inbox = inbox_of(request)
+    matched = await inbox.search(query)
+    if matched:
+        await inbox.delete([entry.id for entry in matched])
+    return text("ok")
+
+
+async def _resolve(request: web.Request) -> str:
+    """The path's message ID, with ``latest`` (optionally ``?query=``) resolved.
+
+    Raises:
+        MessageNotFound: no such message.
+        QueryError: the ``query`` cannot be read.
+    """
+    query = query_of(request, required=False)
+    return await inbox_of(request).resolve(request.match_info["ID"], query)
+
+
+@routes.get("/api/v1/message/{ID}")
+async def get_message(request: web.Request) -> web.Response:
+    """The message's headers, bodies and file list; marks it read, as Mailpit does."""
+    inbox = inbox_of(request)
+    try:
+        id = await _resolve(request)
+        entry, data, parsed = await inbox.read(id)
+    except MessageNotFound:
+        return not_found()
+    except QueryError as error:
+        return bad_request(str(error))
+    if not inbox.is_read(entry):
+        inbox.mark_read([entry.id])
+    return web.json_response(shapes.message(entry, data, parsed))
+
+
+@routes.get("/api/v1/message/{ID}/headers")
+async def get_headers(request: web.Request) -> web.Response:
+    """Every header, names canonical and sorted, values as sent."""
+    try:
+        data = await inbox_of(request).read_bytes(await _resolve(request))
+    except MessageNotFound:
+        return not_found()
+    except QueryError as error:
+        return bad_request(str(error))
+    return web.json_response(shapes.headers(data))
+
+
+@routes.get("/api/v1/message/{ID}/raw")
+async def get_raw(request: web.Request) -> web.Response:
+    """The message as stored, as plain text; ``?dl=1`` downloads it as ``ID.eml``."""
+    try:
+        id = await _resolve(request)
+        data = await inbox_of(request).read_bytes(id)
+    except MessageNotFound:
+        return not_found()
+    except QueryError as error:
+        return bad_request(str(error))
+    response = web.Response(body=data, content_type="text/plain", charset="utf-8")
+    if request.query.get("dl") == "1":
+        filename = safety.safe_filename(f"{id}.eml", "message.eml")
+        response.headers["Content-Disposition"] = safety.content_disposition(filename)
+    return response
+
+
+@routes.get("/api/v1/message/{ID}/part/{PartID}")
+async def get_part(request: web.Request) -> web.Response:
+    """One attached or inline file, always as a download (never shown as a page)."""
+    inbox = inbox_of(request)
+    try:
+        _, _, parsed = await inbox.read(await _resolve(request))
+    except MessageNotFound:
+        return not_found()
+    except QueryError as error:
+        return bad_request(str(error))
+    part = parts.find(parsed, request.match_info["PartID"])
+    if part is None:
+        return not_found("Attachment not found")
+    attachment = part.attachment
+    fallback = f"part-{part.part_id}"
+    filename = safety.safe_filename(attachment.filename or attachment.content_id or "", fallback)
+    return web.Response(
+        body=attachment.data,
+        headers={
+            "Content-Type": safety.safe_content_type(attachment.content_type),
+            "Content-Disposition": safety.content_disposition(filename),
+        },
+    )
+
+
+@routes.get("/api/v1/message/{ID}/links")
+async def get_links(request: web.Request) -> web.Response:
+    """The message's http(s) links, in order (not in Mailpit; nothing is fetched)."""
+    inbox = inbox_of(request)
+    try:
+        _, _, parsed = await inbox.read(await _resolve(request))
+    except MessageNotFound:
+        return not_found()
+    except QueryError as error:
+        return bad_request(str(error))
+    return web.json_response(message_helpers.links(parsed))

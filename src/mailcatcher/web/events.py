@@ -1,0 +1,128 @@
+"""Answers that wait for mail: the live-update stream and the long-poll wait.
+
+Both sleep on the `Inbox`'s change signal, which `RunningWeb.notify()` (mail stored by
+``mailcatcher serve``) and the store watcher (mail stored by any other process) raise,
+so neither polls the store on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+from aiohttp import web
+
+from . import shapes
+from .api import bad_request, inbox_of, query_of, routes, time_zone
+from .inbox import MessageNotFound
+from .search import QueryError, parse_time
+
+#: A comment line this often keeps proxies and browsers from closing an idle stream.
+KEEPALIVE = 15.0
+#: The wait's default and longest timeout, in seconds.
+WAIT_DEFAULT = 10.0
+WAIT_LONGEST = 300.0
+
+
+@routes.get("/api/events")
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-sent events (HTML Living Standard 9.2): ``change`` whenever the store changes.
+
+    Each event's data is ``{"version": N}``; a page reloads its list on each. Browsers
+    reconnect by themselves after ``retry`` milliseconds if the stream breaks.
+    """
+    inbox = inbox_of(request)
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",  # nginx: pass each event on at once
+        }
+    )
+    await response.prepare(request)
+    version = inbox.version
+    try:
+        await response.write(
+            f"retry: 1000\nevent: hello\ndata: {json.dumps({'version': version})}\n\n".encode()
+        )
+        while not inbox.is_closing():
+            changed = await inbox.wait_change(version, KEEPALIVE)
+            if inbox.is_closing():
+                break
+            if changed:
+                version = inbox.version
+                data = json.dumps({"version": version})
+                await response.write(f"event: change\ndata: {data}\n\n".encode())
+            else:
+                await response.write(b": keep-alive\n\n")
+    except ConnectionError:
+        pass  # the page went away
+    return response
+
+
+def _timeout(request: web.Request) -> float:
+    """The ``timeout`` parameter in seconds.
+
+    Raises:
+        QueryError: it is not a number between 0 and `WAIT_LONGEST`.
+    """
+    raw = request.query.get("timeout", "").strip()
+    if not raw:
+        return WAIT_DEFAULT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= WAIT_LONGEST:
+        raise QueryError(
+            f"timeout must be a number of seconds from 0 to {WAIT_LONGEST:g}, got {raw!r}"
+        )
+    return value
+
+
+@routes.get("/api/v1/wait")
+async def wait(request: web.Request) -> web.Response:
+    """The newest message matching ``query``, as soon as one is stored.
+
+    The HTTP twin of `mailcatcher.wait_for_message`: a message already stored counts
+    unless ``since`` (RFC 3339 or Unix seconds) excludes it. On timeout the answer is
+    ``504 Gateway Timeout`` with a JSON body naming what did arrive. 504, not 408: the
+    request was complete and correct (408 says the client was too slow to send it, and
+    some clients resend a request on 408), what timed out is the mail the server waited
+    for on the client's behalf.
+    """
+    inbox = inbox_of(request)
+    try:
+        query = query_of(request, required=False)
+        timeout = _timeout(request)
+        raw_since = request.query.get("since", "").strip()
+        since = parse_time(raw_since, tz=time_zone(request)) if raw_since else None
+    except QueryError as error:
+        return bad_request(str(error))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        version = inbox.version
+        entries = await inbox.entries()
+        for entry in await inbox.search(query, entries, since=since):
+            try:
+                found, data, parsed = await inbox.read(entry.id)
+            except MessageNotFound:
+                continue  # deleted between listing and reading
+            return web.json_response(shapes.message(found, data, parsed))
+        remaining = deadline - loop.time()
+        if remaining <= 0 or inbox.is_closing():
+            break
+        await inbox.wait_change(version, remaining)
+    wanted = query.text or "any message"
+    return web.json_response(
+        {
+            "Error": f"no message matching {wanted!r} arrived within {timeout:g} s",
+            "Query": query.text,
+            "Timeout": timeout,
+            "Total": len(entries),
+            "Messages": await inbox.summaries(entries[:10]),
+        },
+        status=504,
+    )

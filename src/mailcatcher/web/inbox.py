@@ -1,0 +1,348 @@
+"""The store as the web side sees it: asynchronous, watched for changes, searchable.
+
+Store calls block (files, SQLite), and in ``mailcatcher serve`` the SMTP server shares
+the event loop, so every call runs in a worker thread. A watcher looks at the store's
+cheap `signature()` ten times a second, so mail written by another process (the stock
+``aiosmtpd`` command) wakes live pages and waiting requests as surely as `notify()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import TypeVar
+
+from ..store import (
+    Entry,
+    FileStore,
+    MaildirStore,
+    Store,
+    StrPath,
+    decode_header_value,
+    open_store,
+    parse_message,
+)
+from . import shapes
+from .search import Query
+
+T = TypeVar("T")
+
+#: How often the watcher looks at the store's signature.
+POLL_INTERVAL = 0.1
+#: A directory's mtime ticks coarsely: two deliveries in one tick leave one mark. After
+#: any change, listeners are woken once more this much later, so they never miss one.
+SETTLE = 0.25
+#: Summaries (headers and snippet) kept for list rows; each is well under a kilobyte.
+DETAILS_CACHE = 4096
+
+
+class MessageNotFound(LookupError):
+    """No message has this ID (any more)."""
+
+
+class Inbox:
+    """One store, opened for the web: listing, reading, searching, deleting, watching."""
+
+    def __init__(self, path: StrPath) -> None:
+        self.path = Path(path)
+        self._store: Store = open_store(self.path)
+        self._store_lock = threading.Lock()
+        self._listing_lock = threading.Lock()
+        self._details: OrderedDict[str, shapes.Details] = OrderedDict()
+        self._details_lock = threading.Lock()
+        #: IDs opened through the API (Mailpit's "Read"); kept in this process only.
+        self.read_ids: set[str] = set()
+        self.version = 0
+        self.started = time.time()
+        self.deleted = 0
+        self._waiters: set[asyncio.Future[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._warm_task: asyncio.Task[None] | None = None
+        self._settle: asyncio.TimerHandle | None = None
+        self._closing = False
+
+    # --- running in a thread ----------------------------------------------------------
+
+    async def _call(self, function: Callable[..., T], *args: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(function, *args)
+        )
+
+    def store(self) -> Store:
+        """The current store; a file path that became a Maildir is reopened as one."""
+        with self._store_lock:
+            if isinstance(self._store, FileStore) and self.path.is_dir():
+                # The stock aiosmtpd MailDir handler creates its directory on start,
+                # possibly after ``mailcatcher web`` was pointed at the path.
+                with contextlib.suppress(OSError):
+                    self._store = MaildirStore(self.path)
+            return self._store
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def entries(self) -> list[Entry]:
+        """Every message, newest first."""
+        listing = await self._call(self._entries)
+        if len(self.read_ids) > len(listing):
+            # Messages deleted behind our back (another process, --keep) are forgotten.
+            self.read_ids.intersection_update(entry.id for entry in listing)
+        return listing
+
+    def _entries(self) -> list[Entry]:
+        # One listing at a time: the store remembers what it built, so the second
+        # caller waits for the first and then only scans, instead of both building
+        # 10,000 entries at once.
+        with self._listing_lock:
+            try:
+                return self.store().entries()
+            except IsADirectoryError:
+                # A directory that is not (yet) a Maildir: aiosmtpd is creating it.
+                return []
+
+    async def find(self, id: str) -> Entry:
+        """The entry of `id`.
+
+        Raises:
+            MessageNotFound: no message has this ID.
+        """
+        for entry in await self.entries():
+            if entry.id == id:
+                return entry
+        raise MessageNotFound(id)
+
+    async def read_bytes(self, id: str) -> bytes:
+        """The stored bytes of `id`.
+
+        Raises:
+            MessageNotFound: no message has this ID.
+        """
+        try:
+            return await self._call(lambda: self.store().read_bytes(id))
+        except (KeyError, ValueError, OSError):
+            raise MessageNotFound(id) from None
+
+    async def read(self, id: str) -> tuple[Entry, bytes, EmailMessage]:
+        """Entry, bytes and parsed message of `id`."""
+        entry = await self.find(id)
+        data = await self.read_bytes(id)
+        return entry, data, await self._call(parse_message, data)
+
+    def uptime(self) -> float:
+        """Seconds since this inbox was opened."""
+        return time.time() - self.started
+
+    def is_read(self, entry: Entry) -> bool:
+        """Whether `entry` was opened through the API."""
+        return entry.id in self.read_ids
+
+    def unread(self, entries: list[Entry]) -> int:
+        """How many of `entries` were not opened through the API."""
+        read_ids = self.read_ids
+        return len(entries) - (sum(1 for e in entries if e.id in read_ids) if read_ids else 0)
+
+    def mark_read(self, ids: Iterable[str], read: bool = True) -> None:
+        """Set Mailpit's read status; live pages are told."""
+        if read:
+            self.read_ids.update(ids)
+        else:
+            self.read_ids.difference_update(ids)
+        self.changed()
+
+    async def summaries(self, entries: list[Entry]) -> list[shapes.JSON]:
+        """Mailpit ``MessageSummary`` objects for `entries` (one page of them)."""
+        found = await self._call(self._details_of, entries)
+        return [
+            shapes.summary(entry, found[entry.id], read=self.is_read(entry))
+            for entry in entries
+            if entry.id in found
+        ]
+
+    def _details_of(self, entries: list[Entry]) -> dict[str, shapes.Details]:
+        found: dict[str, shapes.Details] = {}
+        for entry in entries:
+            with self._details_lock:
+                cached = self._details.get(entry.id)
+                if cached is not None:
+                    self._details.move_to_end(entry.id)
+            if cached is None:
+                try:
+                    with open(entry.path, "rb") as fp:
+                        head = fp.read(shapes.SUMMARY_READ_LIMIT)
+                except OSError:
+                    try:
+                        head = self.store().read_bytes(entry.id)[: shapes.SUMMARY_READ_LIMIT]
+                    except (KeyError, OSError):
+                        continue  # deleted meanwhile
+                cached = shapes.details(entry, head)
+                with self._details_lock:
+                    self._details[entry.id] = cached
+                    while len(self._details) > DETAILS_CACHE:
+                        self._details.popitem(last=False)
+            found[entry.id] = cached
+        return found
+
+    def _headers_of(self, entry: Entry, name: str) -> list[str]:
+        """Decoded values of header `name` (for the search words that need one)."""
+        try:
+            with open(entry.path, "rb") as fp:
+                head = fp.read(shapes.SUMMARY_READ_LIMIT)
+        except OSError:
+            return []
+        message = BytesParser().parsebytes(head, headersonly=True)
+        return [decode_header_value(value) for value in message.get_all(name, [])]
+
+    async def search(
+        self, query: Query, entries: list[Entry] | None = None, *, since: float | None = None
+    ) -> list[Entry]:
+        """The entries matching `query`, newest first."""
+        if entries is None:
+            entries = await self.entries()
+        return await self._call(self._select, query, entries, since)
+
+    def _select(self, query: Query, entries: list[Entry], since: float | None) -> list[Entry]:
+        # In a worker thread: matching 10,000 summaries takes milliseconds the SMTP
+        # server on the event loop should not wait for.
+        store = self.store()
+        hits = {
+            needle: store.search_text(needle, among=entries)
+            for needle in dict.fromkeys(query.needles)
+        }
+        passes = query.matcher(
+            body_hits=hits,
+            read_ids=set(self.read_ids),
+            headers=self._headers_of if query.reads_headers else None,
+        )
+        if since is not None:
+            entries = [entry for entry in entries if entry.stored >= since]
+        return [entry for entry in entries if passes(entry)]
+
+    async def resolve(self, id: str, query: Query | None = None) -> str:
+        """`id`, or the newest (matching) message's ID when `id` is ``latest``.
+
+        Raises:
+            MessageNotFound: ``latest`` and there is no (matching) message.
+        """
+        if id != "latest":
+            return id
+        entries = await self.entries()
+        if query is not None and query.terms:
+            entries = await self.search(query, entries)
+        if not entries:
+            raise MessageNotFound("latest")
+        return entries[0].id
+
+    # --- changing ---------------------------------------------------------------------
+
+    async def delete(self, ids: list[str]) -> None:
+        """Delete `ids`; unknown IDs are ignored."""
+        await self._call(lambda: self.store().delete(ids))
+        self.read_ids.difference_update(ids)
+        self.deleted += len(ids)
+        self.changed()
+
+    async def clear(self) -> int:
+        """Delete every message; return how many there were."""
+        count = len(await self.entries())
+        await self._call(lambda: self.store().clear())
+        self.read_ids.clear()
+        self.deleted += count
+        self.changed()
+        return count
+
+    # --- watching ---------------------------------------------------------------------
+
+    def is_closing(self) -> bool:
+        """Whether the server is shutting down (streams and waits should end)."""
+        return self._closing
+
+    def start(self) -> None:
+        """Start watching the store (on the running loop), and list it once ahead."""
+        self._loop = asyncio.get_running_loop()
+        self._watch_task = self._loop.create_task(self._watch())
+        # The first listing of a large Maildir builds every entry (0.2 s for 10,000);
+        # doing it now spares the first page view that wait.
+        self._warm_task = self._loop.create_task(self._warm())
+
+    async def _warm(self) -> None:
+        with contextlib.suppress(OSError, sqlite3.Error):
+            await self.entries()
+
+    def stop_waiting(self) -> None:
+        """End every stream and wait now (the server is shutting down)."""
+        self._closing = True
+        self._wake()
+
+    async def close(self) -> None:
+        """Stop watching, wake every waiter, close the store."""
+        self.stop_waiting()
+        if self._settle is not None:
+            self._settle.cancel()
+        for task in (self._watch_task, self._warm_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        with self._store_lock:
+            self._store.close()
+
+    def notify(self) -> None:
+        """Tell listeners a message was stored; safe from any thread."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self.changed)
+
+    def changed(self) -> None:
+        """Wake everything waiting for a change now, and once more after `SETTLE`."""
+        self._wake()
+        if self._loop is not None and not self._closing:
+            if self._settle is not None:
+                self._settle.cancel()
+            self._settle = self._loop.call_later(SETTLE, self._wake)
+
+    def _wake(self) -> None:
+        self.version += 1
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._waiters.clear()
+
+    async def wait_change(self, version: int, timeout: float) -> bool:
+        """Wait until the version moves past `version`; ``False`` on timeout or close."""
+        if self.version != version:
+            return True
+        if self._closing:
+            return False
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            self._waiters.discard(waiter)
+        return not self._closing
+
+    async def _watch(self) -> None:
+        mark: object = None
+        first = True
+        while not self._closing:
+            try:
+                current = self.store().signature()
+            except OSError:
+                current = None
+            if current != mark and not first:
+                self.changed()
+            mark, first = current, False
+            await asyncio.sleep(POLL_INTERVAL)

@@ -1,0 +1,86 @@
+"""The inbox page, its static files, and the message previews it frames.
+
+``/view/{ID}.html`` is Mailpit's path for a message's HTML; here it is always the
+cleaned HTML (`safety.clean_html`) under the preview policy, with inline ``cid:``
+images embedded as ``data:`` URIs, so the sandboxed frame needs nothing from this
+server. ``?remote=1`` lets that one answer load remote images.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp import web
+
+from ..message import html_body, html_to_text, text_body
+from . import parts, safety
+from .api import bad_request, inbox_of, not_found, query_of, routes
+from .inbox import MessageNotFound
+from .search import QueryError
+
+STATIC = Path(__file__).parent / "static"
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.FileResponse:
+    """The inbox page."""
+    return web.FileResponse(
+        STATIC / "index.html",
+        headers={"Content-Security-Policy": safety.PAGE_CSP, "Cache-Control": "no-cache"},
+    )
+
+
+@routes.get("/view/{ID}.html")
+async def view_html(request: web.Request) -> web.Response:
+    """A message's HTML body, cleaned, for the page's sandboxed frame (or a test)."""
+    inbox = inbox_of(request)
+    try:
+        id = await inbox.resolve(request.match_info["ID"], query_of(request, required=False))
+        _, _, parsed = await inbox.read(id)
+    except MessageNotFound:
+        return not_found()
+    except QueryError as error:
+        return bad_request(str(error))
+    html = html_body(parsed)
+    if html is None:
+        return not_found("This message does not contain a HTML part")
+    images = {
+        part.attachment.content_id.lower(): safety.data_uri(
+            part.attachment.content_type, part.attachment.data
+        )
+        for part in parts.files(parsed)
+        if part.attachment.content_id and part.attachment.content_type.startswith("image/")
+    }
+    cleaned = await asyncio.get_running_loop().run_in_executor(
+        None, safety.clean_html, html, images
+    )
+    remote = request.query.get("remote") == "1"
+    return web.Response(
+        text=safety.preview_document(cleaned),
+        content_type="text/html",
+        charset="utf-8",
+        headers={
+            "Content-Security-Policy": safety.preview_csp(remote_images=remote),
+            # The page frames it; no other site may.
+            "X-Frame-Options": "SAMEORIGIN",
+        },
+    )
+
+
+@routes.get("/view/{ID}.txt")
+async def view_text(request: web.Request) -> web.Response:
+    """A message's text body (its HTML as text when it has none)."""
+    inbox = inbox_of(request)
+    try:
+        id = await inbox.resolve(request.match_info["ID"], query_of(request, required=False))
+        _, _, parsed = await inbox.read(id)
+    except MessageNotFound:
+        return not_found()
+    except QueryError as error:
+        return bad_request(str(error))
+    body = text_body(parsed)
+    if body is None:
+        html = html_body(parsed)
+        body = html_to_text(html) if html else ""
+    return web.Response(text=body, content_type="text/plain", charset="utf-8")

@@ -1,0 +1,258 @@
+"""Mailpit's v1 JSON shapes, built from our summaries and stored messages.
+
+Field names, nesting and types are Mailpit's (``internal/storage/structs.go`` and the
+``MessagesSummary`` of ``server/apiv1``), so Mailpit's clients read our answers
+unchanged. Mailpit keeps read status and tags in its database; here read status lives in
+the web process (`Inbox`) and there are no tags, so ``Tags`` is always empty.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any
+
+from ..message import html_body, html_to_text, text_body
+from ..store import Entry, decode_header_value
+from . import parts
+
+JSON = dict[str, Any]
+
+#: How much of a message is read to summarize it for the list: headers and the start of
+#: the body, never a whole multi-megabyte attachment.
+SUMMARY_READ_LIMIT = 256 * 1024
+SNIPPET_LENGTH = 200
+_SPACE = re.compile(r"\s+")
+_UNSUBSCRIBE_ITEM = re.compile(r"<([^>]*)>")
+
+
+def iso_time(seconds: float) -> str:
+    """Unix seconds as RFC 3339 in UTC with milliseconds, as Mailpit's clients parse it."""
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def address(name: str, addr: str) -> JSON:
+    """Go's ``net/mail.Address``: ``{"Name": ..., "Address": ...}``."""
+    return {"Name": name, "Address": addr}
+
+
+def addresses(message: Message, header: str) -> list[JSON]:
+    """The addresses in every `header` field of `message`, decoded; never raises."""
+    found: list[JSON] = []
+    for value in message.get_all(header, []):
+        try:
+            # policy.default parses address headers; a header it could not parse, or a
+            # compat32 message, gives a plain string instead.
+            groups = getattr(value, "addresses", None)
+            if groups is None:
+                raise ValueError("not a parsed address header")
+            found.extend(
+                address(item.display_name, item.addr_spec)
+                for item in groups
+                if isinstance(item, Address)
+            )
+        except (AttributeError, ValueError, TypeError, IndexError):
+            text = decode_header_value(value)
+            found.extend(address(name, addr) for name, addr in getaddresses([text]) if addr)
+    return found
+
+
+def first_address(message: Message, header: str, fallback: str) -> JSON:
+    """The first address of `header`; the envelope `fallback` when it has none."""
+    found = addresses(message, header)
+    if found:
+        return found[0]
+    raw = message.get(header)
+    if raw:
+        return address(decode_header_value(raw), "")
+    return address("", fallback)
+
+
+def header_text(message: Message, header: str) -> str:
+    """One header's decoded text, or ``""``."""
+    return decode_header_value(message.get(header)).strip()
+
+
+def snippet(message: Message) -> str:
+    """Up to 200 characters of the body text, spaces squeezed (Mailpit's Snippet)."""
+    text = text_body(message)
+    if not text or not text.strip():
+        html = html_body(message)
+        text = html_to_text(html) if html else ""
+    text = _SPACE.sub(" ", text.replace("\ufeff", " ")).strip()
+    return text if len(text) <= SNIPPET_LENGTH else text[:SNIPPET_LENGTH] + "..."
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a list row needs beyond the `Entry`: more headers and a snippet."""
+
+    message_id: str
+    from_: JSON
+    to: list[JSON]
+    cc: list[JSON]
+    bcc: list[JSON]
+    reply_to: list[JSON]
+    snippet: str
+
+
+def details(entry: Entry, head: bytes) -> Details:
+    """Summarize a message from its first bytes (`SUMMARY_READ_LIMIT` is plenty)."""
+    message = BytesParser(policy=policy.default).parsebytes(head)
+    return Details(
+        message_id=header_text(message, "Message-ID").strip("<>"),
+        from_=first_address(message, "From", entry.sender),
+        to=addresses(message, "To"),
+        cc=addresses(message, "Cc"),
+        bcc=addresses(message, "Bcc"),
+        reply_to=addresses(message, "Reply-To"),
+        snippet=snippet(message),
+    )
+
+
+def summary(entry: Entry, extra: Details, *, read: bool) -> JSON:
+    """Mailpit's ``MessageSummary``."""
+    return {
+        "ID": entry.id,
+        "MessageID": extra.message_id,
+        "Read": read,
+        "From": extra.from_,
+        "To": extra.to,
+        "Cc": extra.cc,
+        "Bcc": extra.bcc,
+        "ReplyTo": extra.reply_to,
+        "Subject": entry.subject,
+        "Created": iso_time(entry.stored),
+        "Username": entry.auth_user or "",
+        "Tags": [],
+        "Size": entry.size,
+        "Attachments": entry.attachments,
+        "Snippet": extra.snippet,
+    }
+
+
+def messages_summary(
+    *,
+    total: int,
+    unread: int,
+    matched: int,
+    matched_unread: int,
+    start: int,
+    messages: list[JSON],
+) -> JSON:
+    """Mailpit's ``MessagesSummary`` (with the legacy ``count`` its clients still read)."""
+    return {
+        "total": total,
+        "unread": unread,
+        "count": len(messages),
+        "messages_count": matched,
+        "messages_unread": matched_unread,
+        "start": start,
+        "tags": [],
+        "messages": messages,
+    }
+
+
+def attachment(part: parts.Part) -> JSON:
+    """Mailpit's ``Attachment``."""
+    data = part.attachment.data
+    return {
+        "PartID": part.part_id,
+        "FileName": part.attachment.filename or "",
+        "ContentType": part.attachment.content_type,
+        "ContentID": part.attachment.content_id or "",
+        "Size": len(data),
+        "Checksums": {
+            "MD5": hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            "SHA1": hashlib.sha1(data, usedforsecurity=False).hexdigest(),
+            "SHA256": hashlib.sha256(data).hexdigest(),
+        },
+    }
+
+
+def _date(message: Message, entry: Entry) -> str:
+    """The Date header as RFC 3339, or the time the message was stored."""
+    raw = message.get("Date")
+    if raw:
+        try:
+            moment = parsedate_to_datetime(str(raw))
+        except (TypeError, ValueError, IndexError):
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            return moment.isoformat()
+    return iso_time(entry.stored)
+
+
+def list_unsubscribe(message: Message) -> JSON:
+    """Mailpit's ``ListUnsubscribe``: the header, its links (RFC 2369) and the Post header."""
+    header = header_text(message, "List-Unsubscribe")
+    links = [link.strip() for link in _UNSUBSCRIBE_ITEM.findall(header)]
+    errors = ""
+    if header and not links:
+        errors = "no <URL> in the List-Unsubscribe header (RFC 2369 3.2)"
+    return {
+        "Header": header,
+        "Links": links,
+        "Errors": errors,
+        "HeaderPost": header_text(message, "List-Unsubscribe-Post"),
+    }
+
+
+def message(entry: Entry, data: bytes, parsed: EmailMessage) -> JSON:
+    """Mailpit's ``Message``: headers, both bodies and the files, without file content."""
+    text = text_body(parsed)
+    html = html_body(parsed) or ""
+    if text is None:
+        # Mailpit (enmime) gives the HTML as text when there is no text part.
+        text = html_to_text(html) if html else ""
+    from_ = first_address(parsed, "From", entry.sender)
+    return_path = header_text(parsed, "Return-Path").strip("<>") or from_["Address"]
+    files = parts.files(parsed)
+    return {
+        "ID": entry.id,
+        "MessageID": header_text(parsed, "Message-ID").strip("<>"),
+        "From": from_,
+        "To": addresses(parsed, "To"),
+        "Cc": addresses(parsed, "Cc"),
+        "Bcc": addresses(parsed, "Bcc"),
+        "ReplyTo": addresses(parsed, "Reply-To"),
+        "ReturnPath": return_path,
+        "Subject": entry.subject,
+        "ListUnsubscribe": list_unsubscribe(parsed),
+        "Date": _date(parsed, entry),
+        "Tags": [],
+        "Username": entry.auth_user or "",
+        "Text": text,
+        "HTML": html,
+        "Size": len(data),
+        "Inline": [attachment(part) for part in files if part.attachment.inline],
+        "Attachments": [attachment(part) for part in files if not part.attachment.inline],
+    }
+
+
+def canonical_header_name(name: str) -> str:
+    """Go's CanonicalMIMEHeaderKey: ``message-id`` becomes ``Message-Id``."""
+    return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))
+
+
+def headers(data: bytes) -> dict[str, list[str]]:
+    """Every header as Mailpit's ``/headers`` gives it: canonical names, sorted, raw values."""
+    message = BytesParser(policy=policy.compat32).parsebytes(data, headersonly=True)
+    found: dict[str, list[str]] = {}
+    for name, value in message.raw_items():
+        # Unfold (RFC 5322 2.2.3) the way Go's textproto does: one space per fold.
+        text = " ".join(line.strip() for line in str(value).splitlines() if line.strip())
+        if any("\udc80" <= char <= "\udcff" for char in text):
+            text = text.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+        found.setdefault(canonical_header_name(name), []).append(text)
+    return dict(sorted(found.items()))

@@ -1,0 +1,122 @@
+"""Mailpit's search syntax, parsed and matched on summaries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from mailcatcher.store import Entry
+from mailcatcher.web.search import QueryError, Term, parse_query, parse_size, split_words
+
+ENTRY = Entry(
+    id="1",
+    path=Path("/nowhere"),
+    stored=datetime(2024, 5, 31, 12, 0, tzinfo=timezone.utc).timestamp(),
+    sender="app@example.com",
+    recipients=("eva@example.com", "hidden@example.net"),
+    subject="Your Order #42",
+    from_header="Shop <app@example.com>",
+    to_header="Eva <eva@example.com>",
+    size=2048,
+    attachments=1,
+    auth_user=None,
+)
+
+
+def matches(query: str, *, body: frozenset[str] = frozenset(), read: bool = False) -> bool:
+    parsed = parse_query(query, tz=timezone.utc)
+    hits = {needle: ({"1"} if needle in body else set()) for needle in parsed.needles}
+    return parsed.matcher(body_hits=hits, read_ids={"1"} if read else set())(ENTRY)
+
+
+def test_split_words_keeps_quoted_phrases_together() -> None:
+    assert split_words('subject:"your order" to:eva  "two words" -x') == [
+        "subject:your order",
+        "to:eva",
+        "two words",
+        "-x",
+    ]
+
+
+def test_parse_terms_negation_and_cleaning() -> None:
+    query = parse_query('to:<Eva@Example.com> !from:"Shop" -is:read has:attachments hello')
+    assert query.terms == (
+        Term("to", "eva@example.com"),
+        Term("from", "shop", exclude=True),
+        Term("flag", "is:read", exclude=True),
+        Term("flag", "has:attachments"),
+        Term("text", "hello"),
+    )
+    assert query.needles == ["hello"]
+    assert parse_query("to: subject:").terms == ()  # empty values are ignored, as in Mailpit
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("to:eva", True),
+        ("to:hidden@example.net", True),  # envelope recipient (a Bcc)
+        ("to:bob", False),
+        ("-to:bob", True),
+        ("from:shop", True),
+        ("from:app@example.com", True),
+        ("subject:order", True),
+        ('subject:"order #42"', True),
+        ("subject:invoice", False),
+        ("order", True),  # free text: the subject
+        ("eva", True),  # free text: an address
+        ("needle", False),
+        ("has:attachment", True),
+        ("-has:attachment", False),
+        ("is:unread", True),
+        ("is:read", False),
+        ("tag:anything", False),
+        ("-tag:anything", True),
+        ("larger:1kb", True),
+        ("larger:2kb", False),
+        ("smaller:1m", True),
+        ("after:2024-05-31", True),
+        ("after:2024-06-01", False),
+        ("before:2024-05-31T11:00", False),
+        ("before:2024-06-01T00:00:00Z", True),
+        ("to:eva subject:order -from:nobody", True),
+        ("to:eva subject:invoice", False),
+    ],
+)
+def test_matching(query: str, expected: bool) -> None:
+    assert matches(query) is expected
+
+
+def test_free_text_reaches_the_body_through_the_store_search() -> None:
+    assert matches("needle", body=frozenset({"needle"}))
+    assert not matches("-needle", body=frozenset({"needle"}))
+
+
+def test_read_status() -> None:
+    assert matches("is:read", read=True)
+    assert not matches("is:unread", read=True)
+
+
+def test_header_words_need_the_headers() -> None:
+    query = parse_query("cc:carl")
+    assert query.reads_headers
+    carl = query.matcher(
+        body_hits={}, read_ids=set(), headers=lambda entry, name: ["Carl <carl@example.org>"]
+    )
+    assert carl(ENTRY)
+    nobody = query.matcher(body_hits={}, read_ids=set(), headers=lambda entry, name: [])
+    assert not nobody(ENTRY)
+
+
+@pytest.mark.parametrize(("text", "size"), [("500", 500), ("2kb", 2048), ("1.5M", 1572864)])
+def test_sizes(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_unreadable_dates_and_sizes_are_the_users_to_fix() -> None:
+    with pytest.raises(QueryError, match="cannot read the date 'yesterday'"):
+        parse_query("after:yesterday")
+    with pytest.raises(QueryError, match="cannot read the size '2gb'"):
+        parse_query("larger:2gb")
