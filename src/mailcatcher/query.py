@@ -7,12 +7,13 @@ Filters are matched on the store's summaries; only the messages returned are par
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
 
-from .store import Entry, Store, StrPath, opened, parse_message
+from .store import Entry, FileStore, Store, StrPath, is_maildir, open_store, opened, parse_message
 
 #: How often `wait_for_message` looks at the store. Small enough to wake well within
 #: 50 ms of the ``250``; a look is a few ``stat`` calls unless something changed.
@@ -20,6 +21,11 @@ POLL_INTERVAL = 0.01
 #: Changes younger than this are looked at again: a directory's mtime has a coarse
 #: clock, so two deliveries in one tick leave the same mark.
 _SETTLE = 0.1
+#: A dot-atom address (RFC 5322 3.4.1): nothing in it that parseaddr would change.
+_BARE_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
 
 
 def normalize_address(address: str) -> str:
@@ -28,6 +34,11 @@ def normalize_address(address: str) -> str:
     The local part stays as it is: RFC 5321 lets a server treat it case-sensitively.
     A display name is dropped, so ``"Eva <eva@Example.com>"`` matches ``eva@example.com``.
     """
+    if _BARE_ADDRESS.fullmatch(address):
+        # Envelope recipients are bare addresses; parseaddr costs 15x more and a filter
+        # compares every stored message's recipients.
+        local, _, domain = address.rpartition("@")
+        return f"{local}@{domain.lower()}"
     _, bare = parseaddr(address)
     bare = bare or address.strip().strip("<>")
     local, at, domain = bare.rpartition("@")
@@ -146,14 +157,24 @@ def wait_for_message(
     """
     wanted = Filter(to=to, sender=sender, subject=subject, since=since)
     deadline = time.monotonic() + timeout
-    with opened(path) as store:
+    store = open_store(path)
+    try:
         mark: object = object()
         checked = 0.0
         entries: list[Entry] = []
         while True:
+            half_made = False
+            if isinstance(store, FileStore) and store.path.is_dir():
+                # The path did not exist when the wait began, and a Maildir catcher
+                # (which makes its directory at start-up) has created it since.
+                if is_maildir(store.path):
+                    store.close()
+                    store = open_store(path)
+                else:
+                    half_made = True  # new/ and cur/ are not there yet
             now = time.time()
-            current = store.signature()
-            if current != mark or now - checked < _SETTLE:
+            current = None if half_made else store.signature()
+            if not half_made and (current != mark or now - checked < _SETTLE):
                 if current != mark:
                     checked = now
                 mark = current
@@ -166,6 +187,8 @@ def wait_for_message(
             if time.monotonic() >= deadline:
                 raise TimeoutError(_timeout_message(path, timeout, wanted, entries))
             time.sleep(POLL_INTERVAL)
+    finally:
+        store.close()
 
 
 def _timeout_message(path: StrPath, timeout: float, wanted: Filter, entries: list[Entry]) -> str:

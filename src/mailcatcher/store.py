@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import itertools
+import logging
 import os
 import re
 import socket
@@ -395,7 +396,7 @@ class MaildirStore:
                 self._db.close()
                 self._db = None
 
-    def _index(self, *, create: bool) -> sqlite3.Connection | None:
+    def _index(self, *, create: bool, repair: bool = True) -> sqlite3.Connection | None:
         if self._db is None:
             index = self.path / INDEX_NAME
             if not create and not index.exists():
@@ -410,11 +411,35 @@ class MaildirStore:
                     db.execute("PRAGMA journal_mode = WAL")
                     db.executescript(_SCHEMA)
                 db.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.DatabaseError as error:
+                db.close()
+                # Exactly DatabaseError: "file is not a database" or "malformed", not an
+                # OperationalError such as a lock. The index is a cache; a damaged one
+                # must not make the writer refuse every message with 451.
+                if not (create and repair and type(error) is sqlite3.DatabaseError):
+                    raise
+                self._set_aside(index, error)
+                return self._index(create=True, repair=False)
             except BaseException:
                 db.close()
                 raise
             self._db = db
         return self._db
+
+    def _set_aside(self, index: Path, error: sqlite3.Error) -> None:
+        """Move a damaged index out of the way (kept for inspection); a new one starts empty."""
+        broken = index.with_name(f"{INDEX_NAME}.broken-{time.time():.0f}")
+        os.replace(index, broken)
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{index}{suffix}")
+        logging.getLogger("mailcatcher").warning(
+            "the index %s was damaged (%s); moved it to %s and started a new one "
+            "(messages without a row are read from their files)",
+            index,
+            error,
+            broken.name,
+        )
 
     def _new_name(self, now: float) -> str:
         # Maildir unique names: time, then microseconds, pid and a counter (the

@@ -1,0 +1,201 @@
+"""What the ``mailcatcher`` command prints: messages as text and JSON, errors with a status.
+
+The JSON shapes here are documented in the README ("The mailcatcher command"); scripts
+depend on them, so a change to a key is a change users notice.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+
+from . import message as _message
+from .store import Entry, decode_header_value
+
+EXIT_OK = 0
+EXIT_CANNOT_SERVE = 1
+EXIT_USAGE = 2
+EXIT_NO_STORE = 3
+EXIT_NOT_FOUND = 4
+EXIT_TIMEOUT = 5
+EXIT_INTERRUPTED = 130
+
+EXIT_STATUSES = f"""\
+exit status:
+  {EXIT_OK}    success
+  {EXIT_CANNOT_SERVE}    serve/web could not start (port in use, no permission)
+  {EXIT_USAGE}    bad arguments (also: a missing extra, such as the web inbox's)
+  {EXIT_NO_STORE}    no such store: PATH is missing, unreadable, or not a mail file or Maildir
+  {EXIT_NOT_FOUND}    nothing to show: no (matching) message, or it has no link / no HTML part
+  {EXIT_TIMEOUT}    wait: no matching message arrived in time
+  {EXIT_INTERRUPTED}  interrupted by Ctrl-C (serve and web stop cleanly with {EXIT_OK} instead)"""
+
+
+class CommandError(Exception):
+    """A failure the user can act on: one line on stderr, then exit with `status`."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+def header(message: EmailMessage, name: str) -> str:
+    """A header decoded to one line of text, from its raw value.
+
+    Read raw so that no header parser can trip over a malformed value: malformed mail
+    is the sender's fault and must still show.
+    """
+    for key, value in message.raw_items():
+        if key.lower() == name.lower():
+            return " ".join(decode_header_value(value).split())
+    return ""
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 message``, ``2 messages``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def size(octets: int) -> str:
+    """A size in decimal units, as ``ls -h --si`` shows it."""
+    if octets < 1000:
+        return f"{octets} B"
+    if octets < 1_000_000:
+        return f"{octets / 1000:.1f} kB"
+    return f"{octets / 1_000_000:.1f} MB"
+
+
+def local_time(stored: float) -> str:
+    """A stored time as local ``YYYY-MM-DD HH:MM:SS``."""
+    return datetime.fromtimestamp(stored).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def iso_time(stored: float) -> str:
+    """A stored time as ISO 8601 with the local offset, for JSON."""
+    return datetime.fromtimestamp(stored).astimezone().isoformat(timespec="milliseconds")
+
+
+def summary(entry: Entry) -> str:
+    """One line per message: time, sender, recipients, subject, size, attachments."""
+    recipients = ", ".join(entry.recipients) or "(none)"
+    files = f"  [{plural(entry.attachments, 'attachment')}]" if entry.attachments else ""
+    return (
+        f"{local_time(entry.stored)}  {entry.sender or '<>'} -> {recipients}  "
+        f"{json.dumps(entry.subject, ensure_ascii=False)}  {size(entry.size)}{files}"
+    )
+
+
+def envelope_line(message: EmailMessage) -> str:
+    """``sender -> recipients  "subject"``, what ``wait`` prints about the message it found."""
+    recipients = ", ".join(_message.envelope_recipients(message)) or "(none)"
+    subject = json.dumps(header(message, "Subject"), ensure_ascii=False)
+    return f"{_message.envelope_sender(message) or '<>'} -> {recipients}  {subject}"
+
+
+def show_text(entry: Entry, message: EmailMessage) -> str:
+    """The message as a person reads it: envelope, headers, body, attachments, links.
+
+    A message without a text part shows its HTML rendered as text, marked as such.
+    """
+    recipients = ", ".join(_message.envelope_recipients(message)) or "(none)"
+    lines = [
+        f"Stored:    {local_time(entry.stored)} ({size(entry.size)}, {entry.path})",
+        f"Envelope:  {_message.envelope_sender(message) or '<>'} -> {recipients}",
+    ]
+    user = _message.auth_user(message)
+    if user is not None:
+        lines.append(f"AUTH user: {user}")
+    for name in ("From", "To", "Cc", "Subject", "Date"):
+        value = header(message, name)
+        if value or name in ("From", "To", "Subject"):
+            lines.append(f"{name + ':':<10} {value}")
+    text = _message.text_body(message)
+    if text is None:
+        html = _message.html_body(message)
+        text = "(no text body)" if html is None else _message.html_to_text(html)
+        if html is not None:
+            lines.extend(["", "[HTML only, rendered as text; --html shows its source]"])
+    lines.extend(["", text.strip("\n"), ""])
+    files = _message.attachments(message)
+    if files:
+        lines.append(f"Attachments ({len(files)}):")
+        names = [item.filename or "(no name)" for item in files]
+        sizes = [size(len(item.data)) for item in files]
+        name_width = max(map(len, names))
+        type_width = max(len(item.content_type) for item in files)
+        size_width = max(map(len, sizes))
+        for item, name, shown in zip(files, names, sizes, strict=True):
+            mark = "  inline" if item.inline else ""
+            lines.append(
+                f"  {name:<{name_width}}  {item.content_type:<{type_width}}  "
+                f"{shown:>{size_width}}{mark}"
+            )
+    found = _message.links(message)
+    if found:
+        lines.append(f"Links ({len(found)}):")
+        lines.extend(f"  {link}" for link in found)
+    return "\n".join(lines).rstrip("\n")
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """``list --json``: one object per message, from the index alone."""
+    return {
+        "id": entry.id,
+        "stored": iso_time(entry.stored),
+        "timestamp": entry.stored,
+        "sender": entry.sender,
+        "recipients": list(entry.recipients),
+        "from": entry.from_header,
+        "to": entry.to_header,
+        "subject": entry.subject,
+        "size": entry.size,
+        "attachments": entry.attachments,
+        "auth_user": entry.auth_user,
+        "path": str(entry.path),
+    }
+
+
+def message_json(entry: Entry, message: EmailMessage) -> dict[str, Any]:
+    """``show --json``: the whole message, bodies decoded, attachments described."""
+    html = _message.html_body(message)
+    return {
+        "id": entry.id,
+        "stored": iso_time(entry.stored),
+        "timestamp": entry.stored,
+        "path": str(entry.path),
+        "size": entry.size,
+        "envelope": {
+            "sender": _message.envelope_sender(message),
+            "recipients": _message.envelope_recipients(message),
+            "peer": _message.peer(message),
+            "auth_user": _message.auth_user(message),
+        },
+        "from": header(message, "From"),
+        "to": header(message, "To"),
+        "cc": header(message, "Cc"),
+        "subject": header(message, "Subject"),
+        "date": header(message, "Date"),
+        "message_id": header(message, "Message-ID"),
+        "text": _message.text_body(message),
+        "html": html,
+        "text_from_html": None if html is None else _message.html_to_text(html),
+        "attachments": [
+            {
+                "filename": item.filename,
+                "content_type": item.content_type,
+                "size": len(item.data),
+                "inline": item.inline,
+                "content_id": item.content_id,
+            }
+            for item in _message.attachments(message)
+        ],
+        "links": _message.links(message),
+    }
+
+
+def print_json(value: object) -> None:
+    """Print `value` as indented UTF-8 JSON."""
+    print(json.dumps(value, indent=2, ensure_ascii=False))

@@ -1,0 +1,227 @@
+"""The long-running commands: ``mailcatcher serve`` and ``mailcatcher web``.
+
+``serve`` runs the SMTP server (`mailcatcher.server`, the same one the pytest plugin
+uses) with a `MailDir` catcher and, when the web extra is installed, the web inbox, on
+one asyncio loop. SIGINT (Ctrl-C) and SIGTERM stop both cleanly; a temporary Maildir is
+removed on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import importlib.util
+import logging
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._output import (
+    EXIT_CANNOT_SERVE,
+    EXIT_NO_STORE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    summary,
+)
+from .catcher import MailDir
+from .server import TLS_EXTRA, ServerOptions, start_smtp
+from .store import Entry, StrPath, is_maildir
+
+WEB_EXTRA = "the web inbox needs the web extra: pip install 'aiosmtpd-mailcatcher[web]'"
+DEFAULT_HTTP = ("127.0.0.1", 8025)
+
+
+@dataclass
+class ServeConfig:
+    """What ``mailcatcher serve`` was asked to run."""
+
+    options: ServerOptions
+    #: The Maildir to keep; ``None`` for a temporary one, removed on exit.
+    directory: str | None = None
+    keep: int | None = None
+    #: Where the web inbox listens; ``None`` for `DEFAULT_HTTP` (if the extra is there).
+    http: tuple[str, int] | None = None
+    no_http: bool = False
+    http_auth: tuple[str, str] | None = None
+    #: Print no line per caught message.
+    quiet: bool = False
+
+
+def import_start_web() -> Callable[..., Any] | None:
+    """`mailcatcher.web.start_web`, or ``None`` when the web extra is not installed."""
+    try:
+        from .web import start_web
+    except ModuleNotFoundError:  # aiohttp or nh3 missing
+        return None
+    return start_web
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, so both end the command the same clean way."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def _cannot_listen(what: str, host: str, port: int, error: OSError, flag: str) -> CommandError:
+    if error.errno == errno.EADDRINUSE:
+        # asyncio's text repeats the address: "error while attempting to bind on ...".
+        reason = f"the port is in use (another catcher? choose another: {flag} {host}:{port + 1})"
+    else:
+        # A resolver error has a negative errno and its own text.
+        number = error.errno or 0
+        reason = os.strerror(number) if number > 0 else error.strerror or str(error)
+    return CommandError(EXIT_CANNOT_SERVE, f"cannot listen for {what} on {host}:{port}: {reason}")
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _print_arrival(entry: Entry) -> None:
+    _say(summary(entry))
+
+
+def _notifier(web: Any) -> Callable[[Entry], None]:
+    """A catcher listener that wakes the web inbox's live listeners at once."""
+    loop = asyncio.get_running_loop()
+
+    def notify(entry: Entry) -> None:
+        # Listeners run in the server's thread: here the loop's own, but be safe.
+        loop.call_soon_threadsafe(web.notify)
+
+    return notify
+
+
+def _maildir(path: str | None) -> tuple[Path, bool]:
+    """The Maildir to write to, and whether it is a temporary one."""
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix="mailcatcher-")), True
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise CommandError(EXIT_NO_STORE, f"cannot use {path} as a Maildir: it is a file")
+    if not target.parent.is_dir():
+        raise CommandError(EXIT_NO_STORE, f"cannot create {path}: {target.parent} does not exist")
+    if target.is_dir() and any(target.iterdir()) and not is_maildir(target):
+        raise CommandError(
+            EXIT_NO_STORE,
+            f"cannot use {path} as a Maildir: it holds other files and no cur/ and new/",
+        )
+    return target, False
+
+
+def serve(config: ServeConfig) -> int:
+    """Run the catcher until SIGINT or SIGTERM; return the exit status.
+
+    Raises:
+        CommandError: a missing extra, an unusable directory or a port that is taken.
+    """
+    if config.options.tls and importlib.util.find_spec("trustme") is None:
+        raise CommandError(EXIT_USAGE, TLS_EXTRA)
+    start_web = None
+    if not config.no_http:
+        start_web = import_start_web()
+        if start_web is None and config.http is not None:
+            raise CommandError(EXIT_USAGE, WEB_EXTRA)
+    logging.basicConfig(level=logging.WARNING, format="mailcatcher: %(message)s")
+    directory, temporary = _maildir(config.directory)
+    try:
+        return asyncio.run(_serve(config, directory, temporary, start_web))
+    finally:
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _serve(
+    config: ServeConfig,
+    directory: Path,
+    temporary: bool,
+    start_web: Callable[..., Any] | None,
+) -> int:
+    stop = _stop_on_signals()
+    try:
+        handler = MailDir(directory, keep=config.keep)
+    except OSError as error:
+        raise CommandError(
+            EXIT_NO_STORE, f"cannot create the Maildir {directory}: {error.strerror or error}"
+        ) from None
+    async with contextlib.AsyncExitStack() as cleanup:
+        cleanup.callback(handler.close)
+        options = config.options
+        try:
+            smtp = await start_smtp(handler, options)
+        except OSError as error:
+            raise _cannot_listen("SMTP", options.host, options.port, error, "--smtp") from None
+        cleanup.push_async_callback(smtp.close)
+        if start_web is not None:
+            host, port = config.http or DEFAULT_HTTP
+            try:
+                web = await start_web(directory, host, port, basic_auth=config.http_auth)
+            except OSError as error:
+                raise _cannot_listen("HTTP", host, port, error, "--http") from None
+            cleanup.push_async_callback(web.close)
+            handler.listeners.append(_notifier(web))
+            web_line = str(web.url)
+        elif config.no_http:
+            web_line = "off (--no-http)"
+        else:
+            web_line = f"off: {WEB_EXTRA}"
+        if not config.quiet:
+            handler.listeners.append(_print_arrival)
+        features = ["AUTH: any user and password", "SMTPUTF8"]
+        if smtp.ca_path is not None:
+            features.append(f"STARTTLS, CA {smtp.ca_path}")
+        kept = f"keeping the newest {config.keep}" if config.keep else "keeping every message"
+        where = kept
+        if temporary:
+            where = "temporary, removed on exit"
+            where += f"; {kept}" if config.keep else ""
+        _say(
+            f"SMTP  {smtp.host}:{smtp.port}  ({'; '.join(features)})\n"
+            f"Mail  {directory.resolve()}  ({where})\n"
+            f"Web   {web_line}\n"
+            "Press Ctrl-C to stop."
+        )
+        await stop.wait()
+    return EXIT_OK
+
+
+def web(path: StrPath, http: tuple[str, int], http_auth: tuple[str, str] | None) -> int:
+    """Serve the web inbox over the store at `path` until SIGINT or SIGTERM.
+
+    Raises:
+        CommandError: the web extra is missing or the port is taken.
+    """
+    start_web = import_start_web()
+    if start_web is None:
+        raise CommandError(EXIT_USAGE, WEB_EXTRA)
+    return asyncio.run(_web(path, http, http_auth, start_web))
+
+
+async def _web(
+    path: StrPath,
+    http: tuple[str, int],
+    http_auth: tuple[str, str] | None,
+    start_web: Callable[..., Any],
+) -> int:
+    stop = _stop_on_signals()
+    host, port = http
+    try:
+        running = await start_web(path, host, port, basic_auth=http_auth)
+    except OSError as error:
+        raise _cannot_listen("HTTP", host, port, error, "--http") from None
+    try:
+        _say(f"Web   {running.url}  (reading {path})\nPress Ctrl-C to stop.")
+        await stop.wait()
+    finally:
+        await running.close()
+    return EXIT_OK

@@ -1,0 +1,541 @@
+"""The ``mailcatcher`` command: run a catcher, and read what it caught.
+
+``serve`` runs a `MailDir` catcher (and the web inbox) on one asyncio loop; ``web``
+serves the inbox over a store another process writes; ``show``, ``links``, ``wait``,
+``list`` and ``clear`` read a store from the command line. The readers take the path
+a catcher writes to (a `MailFile` file or a `MailDir` directory), so they work the
+same over ``mailcatcher serve --dir``, the stock ``aiosmtpd`` command and a test.
+
+A user's mistake ends in one line on stderr and a documented exit status, never a
+traceback (see ``EXIT_STATUSES``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sqlite3
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from . import _serve
+from . import message as _message
+from ._output import (
+    EXIT_INTERRUPTED,
+    EXIT_NO_STORE,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_STATUSES,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    CommandError,
+    entry_json,
+    envelope_line,
+    message_json,
+    plural,
+    print_json,
+    show_text,
+    summary,
+)
+from .query import Filter, wait_for_message
+from .server import ServerOptions
+from .store import Entry, Store, is_maildir, open_store, parse_message
+
+__all__ = ["main"]
+
+DEFAULT_SMTP = ("127.0.0.1", 1025)  # Mailpit's and MailHog's port: existing app settings work
+DEFAULT_WAIT = 30.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors are one line that points at ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _address(default_host: str) -> Callable[[str], tuple[str, int]]:
+    """An argparse type for ``HOST:PORT`` (or ``:PORT``, ``PORT``, ``[::1]:PORT``)."""
+
+    def parse(value: str) -> tuple[str, int]:
+        host, colon, port = value.rpartition(":")
+        if not colon:
+            host, port = "", value
+        host = host.strip("[]") or default_host
+        if not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise argparse.ArgumentTypeError(
+                f"expected HOST:PORT with a port from 0 to 65535, got {value!r}"
+            )
+        return host, int(port)
+
+    return parse
+
+
+def _positive(value: str) -> int:
+    """An argparse type for a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
+def _size_limit(value: str) -> int:
+    """An argparse type for a size in bytes, 0 meaning no limit."""
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a number of bytes (0: no limit), got {value!r}")
+    return int(value)
+
+
+def _seconds(value: str) -> float:
+    """An argparse type for a duration in seconds (0 or more)."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {value!r}")
+    return number
+
+
+def _positive_seconds(value: str) -> float:
+    """An argparse type for a duration of more than 0 seconds."""
+    number = _seconds(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError(f"expected more than 0 seconds, got {value!r}")
+    return number
+
+
+def _credentials(value: str) -> tuple[str, str]:
+    user, colon, password = value.partition(":")
+    if not colon or not user:
+        raise argparse.ArgumentTypeError(f"expected USER:PASSWORD, got {value!r}")
+    return user, password
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+def _open(path: str, *, may_be_missing: bool = False) -> Store:
+    """Open the store at `path`, or fail with `EXIT_NO_STORE` and a reason.
+
+    With `may_be_missing`, a path that does not exist yet is fine when its directory
+    does: `MailFile` writes its file only when the first message arrives.
+    """
+    target = Path(path)
+    if not target.exists() and not (may_be_missing and target.parent.is_dir()):
+        raise CommandError(
+            EXIT_NO_STORE,
+            f"no such file or directory: {path} (give the file or Maildir a catcher writes to)",
+        )
+    if target.is_dir() and not is_maildir(target):
+        raise CommandError(
+            EXIT_NO_STORE, f"{path} is a directory but not a Maildir (no cur/ and new/ inside)"
+        )
+    return open_store(target)
+
+
+def _entries(store: Store, path: str) -> list[Entry]:
+    try:
+        return store.entries()
+    except OSError as error:
+        raise CommandError(
+            EXIT_NO_STORE, f"cannot read {path}: {error.strerror or error}"
+        ) from None
+
+
+def _filter(args: argparse.Namespace, *, since: float | None = None) -> Filter:
+    return Filter(to=args.to, sender=args.sender, subject=args.subject, since=since)
+
+
+def _latest(store: Store, args: argparse.Namespace) -> tuple[Entry, EmailMessage]:
+    """The newest matching entry and its message, or fail with `EXIT_NOT_FOUND`."""
+    wanted = _filter(args)
+    entries = _entries(store, args.path)
+    for entry in entries:
+        if wanted.matches(entry):
+            try:
+                data = store.read_bytes(entry.id)
+            except KeyError:  # deleted (e.g. --keep) between listing and reading
+                continue
+            except OSError as error:
+                raise CommandError(
+                    EXIT_NO_STORE, f"cannot read {entry.path}: {error.strerror or error}"
+                ) from None
+            return entry, parse_message(data)
+    if not entries:
+        raise CommandError(EXIT_NOT_FOUND, f"no message in {args.path} yet")
+    raise CommandError(
+        EXIT_NOT_FOUND,
+        f"no message matching {wanted.describe()} in {args.path}; it holds "
+        f"{plural(len(entries), 'message')} (see: mailcatcher list {args.path})",
+    )
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    with contextlib.closing(_open(args.path)) as store:
+        entry, message = _latest(store, args)
+        if args.raw:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(store.read_bytes(entry.id))
+            sys.stdout.buffer.flush()
+        elif args.json:
+            print_json(message_json(entry, message))
+        elif args.html:
+            html = _message.html_body(message)
+            if html is None:
+                raise CommandError(EXIT_NOT_FOUND, f"the message {entry.id} has no HTML part")
+            print(html.rstrip("\n"))
+        else:
+            print(show_text(entry, message))
+    return EXIT_OK
+
+
+def _cmd_links(args: argparse.Namespace) -> int:
+    with contextlib.closing(_open(args.path)) as store:
+        entry, message = _latest(store, args)
+    found = _message.links(message)
+    if args.json:
+        print_json(found)
+    elif not found:
+        raise CommandError(EXIT_NOT_FOUND, f"the message {entry.id} has no http(s) links")
+    else:
+        print("\n".join(found))
+    return EXIT_OK
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    with contextlib.closing(_open(args.path)) as store:
+        wanted = _filter(args)
+        entries = [entry for entry in _entries(store, args.path) if wanted.matches(entry)]
+    if args.limit is not None:
+        entries = entries[: args.limit]
+    if args.json:
+        print_json([entry_json(entry) for entry in entries])
+    elif entries:
+        print("\n".join(summary(entry) for entry in entries))
+    else:
+        print(f"mailcatcher: no messages in {args.path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_wait(args: argparse.Namespace) -> int:
+    since = time.time() if args.since_now else None
+    _open(args.path, may_be_missing=True).close()
+    try:
+        message = wait_for_message(
+            args.path,
+            args.timeout,
+            to=args.to,
+            sender=args.sender,
+            subject=args.subject,
+            since=since,
+        )
+    except TimeoutError as error:
+        raise CommandError(EXIT_TIMEOUT, str(error)) from None
+    except OSError as error:
+        raise CommandError(
+            EXIT_NO_STORE, f"cannot read {args.path}: {error.strerror or error}"
+        ) from None
+    print(envelope_line(message))
+    return EXIT_OK
+
+
+def _cmd_clear(args: argparse.Namespace) -> int:
+    with contextlib.closing(_open(args.path)) as store:
+        count = len(_entries(store, args.path))
+        store.clear()
+    print(f"Removed {plural(count, 'message')} from {args.path}")
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    options = ServerOptions(
+        host=args.smtp[0],
+        port=args.smtp[1],
+        tls=args.tls,
+        auth_required=args.auth_required,
+        data_size_limit=args.max_size,
+        max_recipients=args.max_recipients,
+        timeout=args.idle_timeout,
+        max_connections=args.max_connections,
+        enable_SMTPUTF8=True,  # RFC 6531: apps send UTF-8 addresses; catch those too
+    )
+    config = _serve.ServeConfig(
+        options,
+        directory=args.dir,
+        keep=args.keep,
+        http=args.http,
+        no_http=args.no_http,
+        http_auth=args.http_auth,
+        quiet=args.quiet,
+    )
+    return _serve.serve(config)
+
+
+def _cmd_web(args: argparse.Namespace) -> int:
+    _open(args.path, may_be_missing=True).close()
+    return _serve.web(args.path, args.http, args.http_auth)
+
+
+# --- the parser --------------------------------------------------------------------------
+
+
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", metavar="PATH", help="the mail file or Maildir a catcher writes")
+    parser.add_argument("--to", metavar="ADDR", help="an envelope recipient (RCPT TO)")
+    parser.add_argument("--sender", metavar="ADDR", help="the envelope sender (MAIL FROM)")
+    parser.add_argument("--subject", metavar="TEXT", help="a part of the subject (any case)")
+
+
+def _subcommand(
+    commands: Any, name: str, summary: str, example: str, handler: Callable[..., int]
+) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog=f"example:\n{example}\n\n{EXIT_STATUSES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    defaults = ServerOptions()
+    parser = _Parser(
+        prog="mailcatcher",
+        description="Catch the email your code sends, and read it back.",
+        epilog=(
+            "examples:\n"
+            "  mailcatcher serve --dir mail/\n"
+            "  mailcatcher wait mail/ --to eva@example.com --timeout 30\n"
+            '  xdg-open "$(mailcatcher links mail/ --to eva@example.com | head -n1)"\n\n'
+            f"{EXIT_STATUSES}"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    serve = _subcommand(
+        commands,
+        "serve",
+        "run a catcher: SMTP in, every message kept in a Maildir, a web inbox",
+        "  mailcatcher serve --smtp 127.0.0.1:2525 --dir mail/ --keep 500\n"
+        "  # then point the app at 127.0.0.1:2525 (no TLS, any login) and read with\n"
+        "  mailcatcher show mail/ --to eva@example.com",
+        _cmd_serve,
+    )
+    serve.add_argument(
+        "--smtp",
+        metavar="HOST:PORT",
+        type=_address(DEFAULT_SMTP[0]),
+        default=DEFAULT_SMTP,
+        help="where to accept mail (default: 127.0.0.1:1025)",
+    )
+    serve.add_argument(
+        "--dir",
+        metavar="PATH",
+        help="the Maildir to keep messages in, created if missing "
+        "(default: a temporary one, removed on exit)",
+    )
+    serve.add_argument(
+        "--keep", metavar="N", type=_positive, help="keep only the newest N (default: keep all)"
+    )
+    serve.add_argument(
+        "--tls", action="store_true", help="offer STARTTLS with a throwaway certificate"
+    )
+    web_options = serve.add_mutually_exclusive_group()
+    web_options.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        type=_address(_serve.DEFAULT_HTTP[0]),
+        help="where to serve the web inbox (default: 127.0.0.1:8025)",
+    )
+    web_options.add_argument("--no-http", action="store_true", help="no web inbox")
+    serve.add_argument(
+        "--http-auth", metavar="USER:PASSWORD", type=_credentials, help="protect the web inbox"
+    )
+    serve.add_argument(
+        "--auth-required", action="store_true", help="refuse mail until the client logs in"
+    )
+    serve.add_argument(
+        "--max-size",
+        metavar="BYTES",
+        type=_size_limit,
+        default=defaults.data_size_limit,
+        help="largest message accepted, RFC 1870 SIZE; 0: no limit (default: %(default)s, 32 MiB)",
+    )
+    serve.add_argument(
+        "--max-recipients",
+        metavar="N",
+        type=_positive,
+        default=defaults.max_recipients,
+        help="recipients per message (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        metavar="S",
+        type=_positive_seconds,
+        default=defaults.timeout,
+        help="close a connection idle this many seconds (default: %(default)g)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        metavar="N",
+        type=_positive,
+        default=defaults.max_connections,
+        help="connections at once (default: %(default)s)",
+    )
+    serve.add_argument("-q", "--quiet", action="store_true", help="no line per caught message")
+
+    web = _subcommand(
+        commands,
+        "web",
+        "serve the web inbox over a store another process writes",
+        "  aiosmtpd -n -c mailcatcher.catcher.MailDir -- mail/ &\n  mailcatcher web mail/",
+        _cmd_web,
+    )
+    web.add_argument("path", metavar="PATH", help="the mail file or Maildir a catcher writes")
+    web.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        type=_address(_serve.DEFAULT_HTTP[0]),
+        default=_serve.DEFAULT_HTTP,
+        help="where to serve it (default: 127.0.0.1:8025)",
+    )
+    web.add_argument(
+        "--http-auth", metavar="USER:PASSWORD", type=_credentials, help="protect the web inbox"
+    )
+
+    show = _subcommand(
+        commands,
+        "show",
+        "show the latest (matching) message: envelope, headers, text, attachments, links",
+        "  mailcatcher show mail/ --to eva@example.com",
+        _cmd_show,
+    )
+    _add_filters(show)
+    form = show.add_mutually_exclusive_group()
+    form.add_argument("--html", action="store_true", help="print the HTML body's source")
+    form.add_argument("--raw", action="store_true", help="print the message exactly as stored")
+    form.add_argument("--json", action="store_true", help="print it as JSON (see the README)")
+
+    links = _subcommand(
+        commands,
+        "links",
+        "print the http(s) links of the latest (matching) message, one per line",
+        '  xdg-open "$(mailcatcher links mail/ --to eva@example.com | head -n1)"',
+        _cmd_links,
+    )
+    _add_filters(links)
+    links.add_argument("--json", action="store_true", help="print a JSON array")
+
+    wait = _subcommand(
+        commands,
+        "wait",
+        "wait until a matching message is stored, then print one line about it",
+        "  mailcatcher wait mail/ --to eva@example.com --since-now --timeout 30",
+        _cmd_wait,
+    )
+    _add_filters(wait)
+    wait.add_argument(
+        "--timeout",
+        metavar="S",
+        type=_seconds,
+        default=DEFAULT_WAIT,
+        help="give up after S seconds (default: %(default)g)",
+    )
+    wait.add_argument(
+        "--since-now",
+        action="store_true",
+        help="only a message stored after the command starts counts",
+    )
+
+    listing = _subcommand(
+        commands,
+        "list",
+        "one line per message, newest first: time, sender -> recipients, subject, size",
+        "  mailcatcher list mail/ --to eva@example.com",
+        _cmd_list,
+    )
+    _add_filters(listing)
+    listing.add_argument("-n", "--limit", metavar="N", type=_positive, help="only the newest N")
+    listing.add_argument("--json", action="store_true", help="print a JSON array")
+
+    clear = _subcommand(
+        commands,
+        "clear",
+        "delete every message in a store",
+        "  mailcatcher clear mail/",
+        _cmd_clear,
+    )
+    clear.add_argument("path", metavar="PATH", help="the mail file or Maildir a catcher writes")
+    return parser
+
+
+def _print_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Show a warning (such as a skipped unreadable message) as one line."""
+    print(f"mailcatcher: warning: {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mailcatcher`` command; return its exit status.
+
+    Args:
+        argv: The arguments after the program name; ``sys.argv[1:]`` when ``None``.
+
+    Returns:
+        One of the statuses in `EXIT_STATUSES`.
+    """
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        # A message may hold any character; a terminal that cannot show one gets "?".
+        sys.stdout.reconfigure(errors="replace")
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = _print_warning
+        try:
+            args = _parser().parse_args(argv)
+            handler: Callable[[argparse.Namespace], int] = args.handler
+            return handler(args)
+        except SystemExit as exit:  # argparse: --help, or a usage error
+            return exit.code if isinstance(exit.code, int) else EXIT_USAGE
+        except CommandError as failure:
+            print(f"mailcatcher: {failure.text}", file=sys.stderr)
+            return failure.status
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader went away (`mailcatcher links ... | head -n1`): not an error.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_OK
+        except OSError as error:
+            # The store changed under the command (removed, permissions) halfway through.
+            where = f" {error.filename}" if error.filename else ""
+            print(f"mailcatcher: cannot use{where}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_NO_STORE
+        except sqlite3.Error as error:
+            print(
+                f"mailcatcher: cannot use the store's index ({error}); the next message a "
+                "catcher stores sets a damaged index aside and starts a new one",
+                file=sys.stderr,
+            )
+            return EXIT_NO_STORE

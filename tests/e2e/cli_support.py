@@ -1,0 +1,182 @@
+"""Helpers for the Maildir and command tests: a realistic mail, catcher processes, the CLI."""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from tests.support import HOST, Server, aiosmtpd_argv, free_port, start_process
+
+# A 1x1 PNG and a one-page PDF: real formats, tiny.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [3 0 R] /Count 1 >> endobj\n"
+    b"3 0 obj << /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >> endobj\n"
+    b"trailer << /Root 1 0 R >>\n%%EOF\n"
+)
+
+#: The links a reader should find, in order, with ``&amp;`` decoded.
+CONFIRM = (
+    "https://click.shop.example/ls/click?upn=u001.Qm9vdHN0cmFwIHRyYWNraW5nIGxpbmsgZm9yIGV2YQ"
+    "&utm_source=signup&utm_medium=email&utm_campaign=confirm&token=7f3c9a1e5b2d4f60"
+)
+VIEW = "https://shop.example/view?id=1042&k=9f8e7d"
+UNSUBSCRIBE = "https://shop.example/unsubscribe?u=eva%40example.com&list=news"
+LINKS = [VIEW, CONFIRM, UNSUBSCRIBE]
+
+HTML = f"""\
+<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Confirm your address</title>
+<style>td {{ font-family: Arial, sans-serif; }} .btn {{ background: #0a66c2; }}</style>
+</head>
+<body style="margin:0;padding:0;background:#f4f4f4">
+<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0"><tr>
+<td align="center">
+<table role="presentation" width="600" cellpadding="0" cellspacing="0" border="0">
+<tr><td style="font-size:11px;color:#888" align="right">
+<a href="{VIEW.replace("&", "&amp;")}" style="color:#888">View in browser</a></td></tr>
+<tr><td align="left">
+<img src="cid:logo@shop.example" alt="Acme Shop" width="120" height="40"></td></tr>
+<tr><td style="padding:24px;background:#ffffff">
+<h1 style="font-size:22px">Hi Eva,</h1>
+<p>Thanks for signing up at Acme Shop. Please confirm your email address to finish \
+creating your account; the link is valid for 24&nbsp;hours.</p>
+<table role="presentation" cellpadding="0" cellspacing="0"><tr>
+<td class="btn" style="border-radius:4px;padding:12px 20px">
+<a href="{CONFIRM.replace("&", "&amp;")}" style="color:#ffffff;text-decoration:none">\
+Confirm my address</a></td></tr></table>
+<p>Your first order (#1042, total 42,00&nbsp;&euro;) is attached as a PDF. Grüße aus Köln!</p>
+</td></tr>
+<tr><td style="font-size:11px;color:#888;padding:12px">
+<a href="{UNSUBSCRIBE.replace("&", "&amp;")}">Unsubscribe</a> &middot;
+<a href="mailto:help@shop.example">Help</a></td></tr>
+</table></td></tr></table>
+</body></html>
+"""
+
+
+def signup_mail(to: str = "Eva Example <eva@example.com>") -> EmailMessage:
+    """A shop's HTML-only signup mail: table layout, tracking links, logo, PDF invoice.
+
+    The HTML is quoted-printable, so its long lines (the tracking URL among them) are cut
+    by soft line breaks and its ``=`` signs are ``=3D``; the logo is an inline image in a
+    multipart/related, referred to by ``cid:``; the invoice is a PDF attachment.
+    """
+    message = EmailMessage()
+    message["From"] = "Acme Shop <noreply@shop.example>"
+    message["To"] = to
+    message["Subject"] = "Confirm your email address"
+    message["Date"] = "Mon, 04 May 2026 09:30:00 +0200"
+    message["Message-ID"] = "<signup-1042@shop.example>"
+    message.set_content(HTML, subtype="html", cte="quoted-printable")
+    message.add_related(
+        PNG, "image", "png", cid="<logo@shop.example>", filename="logo.png", disposition="inline"
+    )
+    message.add_attachment(PDF, "application", "pdf", filename="invoice-1042.pdf")
+    return message
+
+
+def plain(subject: str, to: str, body: str = "Hello.\n") -> EmailMessage:
+    """A one-part text message from app@example.com."""
+    message = EmailMessage()
+    message["From"] = "app@example.com"
+    message["To"] = to
+    message["Subject"] = subject
+    message.set_content(body)
+    return message
+
+
+def wire_bytes(message: EmailMessage) -> bytes:
+    """The message as SMTP carries it (CRLF lines), for `smtplib.SMTP.sendmail`.
+
+    `send_message` is not used: its generator mangles body lines that start with "From ".
+    """
+    return message.as_bytes(policy=policy.SMTP)
+
+
+def send(
+    host: str,
+    port: int,
+    message: EmailMessage,
+    sender: str,
+    rcpts: list[str],
+    *,
+    login: tuple[str, str] | None = None,
+) -> None:
+    """Send `message` with smtplib; return once the server has answered 250."""
+    with smtplib.SMTP(host, port, timeout=30) as client:
+        if login is not None:
+            client.login(*login)
+        client.sendmail(sender, rcpts, wire_bytes(message))
+
+
+# --- catchers and the command -------------------------------------------------------------
+
+#: The two ways to run a Maildir catcher that the tests cover.
+KINDS = ("aiosmtpd", "serve")
+
+
+def catcher_argv(kind: str, port: int, maildir: Path, keep: int | None = None) -> list[str]:
+    """The command line of a Maildir catcher on ``127.0.0.1:port``."""
+    if kind == "aiosmtpd":
+        extra = [] if keep is None else ["--keep", str(keep)]
+        return aiosmtpd_argv(port, "mailcatcher.catcher.MailDir", "--", str(maildir), *extra)
+    if kind == "serve":
+        extra = [] if keep is None else ["--keep", str(keep)]
+        return [
+            *MAILCATCHER,
+            "serve",
+            "--no-http",
+            "--quiet",
+            "--smtp",
+            f"{HOST}:{port}",
+            "--dir",
+            str(maildir),
+            *extra,
+        ]
+    raise ValueError(f"unknown catcher kind {kind!r}")
+
+
+@contextlib.contextmanager
+def catcher(kind: str, maildir: Path, keep: int | None = None) -> Iterator[Server]:
+    """Run a Maildir catcher process for the duration of a block; stop it by PID."""
+    port = free_port()
+    server = start_process(catcher_argv(kind, port, maildir, keep), port)
+    try:
+        yield server
+    finally:
+        out, err = server.stop()
+        assert "Traceback" not in err, err
+
+
+#: ``python -m mailcatcher``: the command, run as users run it, in its own process.
+MAILCATCHER = [sys.executable, "-m", "mailcatcher"]
+
+
+@dataclass
+class Result:
+    """What a finished command printed and returned."""
+
+    status: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str, timeout: float = 30.0) -> Result:
+    """Run ``mailcatcher ARGS...`` to completion; a traceback always fails the test."""
+    done = subprocess.run(
+        [*MAILCATCHER, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return Result(done.returncode, done.stdout, done.stderr)
