@@ -720,6 +720,24 @@ def _time_from_name(name: str, *, default: float) -> float:
     return stored
 
 
+def maildir_problem(path: Path) -> str | None:
+    """Why `path` cannot hold a Maildir a catcher writes, or ``None`` when it can.
+
+    It can when it is a Maildir, an empty directory, or a new name in an existing,
+    writable directory (the catcher creates it).
+    """
+    if path.exists() and not path.is_dir():
+        return "it is a file"
+    parent = path.parent
+    if not parent.is_dir():
+        return f"directory {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable"
+    if path.is_dir() and not is_maildir(path) and any(path.iterdir()):
+        return "it holds other files and no cur/ and new/"
+    return None
+
+
 def is_maildir(path: Path) -> bool:
     """Whether `path` is a directory holding ``cur/`` and ``new/``."""
     return (path / "new").is_dir() and (path / "cur").is_dir()
