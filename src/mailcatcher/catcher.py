@@ -17,6 +17,7 @@ import concurrent.futures
 import functools
 import logging
 import os
+import re
 from argparse import ArgumentParser
 from collections.abc import Callable
 from email.feedparser import BytesFeedParser
@@ -91,11 +92,11 @@ class _Catcher(Message):
         for name in store.ENVELOPE_HEADERS:
             del message[name]
         message[store.PEER_HEADER] = str(session.peer)
-        message[store.MAIL_FROM_HEADER] = envelope.mail_from or ""
-        message[store.RCPT_TO_HEADER] = ", ".join(envelope.rcpt_tos)
+        message[store.MAIL_FROM_HEADER] = _header_safe(envelope.mail_from or "")
+        message[store.RCPT_TO_HEADER] = ", ".join(map(_header_safe, envelope.rcpt_tos))
         user = _auth_user(session)
         if user is not None:
-            message[store.AUTH_USER_HEADER] = user
+            message[store.AUTH_USER_HEADER] = _header_safe(user)
         return message
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
@@ -119,7 +120,12 @@ class _Catcher(Message):
             return f"451 4.3.0 cannot store this message in {self.path}; see the server log"
         if entry is not None:
             for listener in self.listeners:
-                listener(entry)
+                try:
+                    listener(entry)
+                except Exception:
+                    # The message is stored: a listener's failure (a closed stdout, a
+                    # bug) must not turn the 250 into an error the client retries.
+                    log.exception("a listener failed after %s was stored", entry.id)
         return "250 OK"
 
     def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
@@ -163,6 +169,18 @@ def _parse_bytes(data: bytes | bytearray, message_class: type[EmailMessageBase] 
     for start in range(0, len(view), _FEED_CHUNK):
         parser.feed(bytes(view[start : start + _FEED_CHUNK]))
     return parser.close()
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _header_safe(value: str) -> str:
+    """`value` with control characters shown as ``\\xNN``, fit for one header line.
+
+    The AUTH user name is the client's to choose, and aiosmtpd passes it on as sent: a
+    CR or LF in it would end the header and start another (or the body).
+    """
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", value)
 
 
 def _auth_user(session: Session) -> str | None:
@@ -270,13 +288,9 @@ class MailDir(_Catcher):
                 f"(got {len(paths)}): {usage}"
             )
         path = Path(paths[0])
-        if path.exists() and not path.is_dir():
-            parser.error(f"cannot use {path} as a Maildir: it is a file")
-        _check_parent(parser, path, "Maildir")
-        if path.is_dir() and any(path.iterdir()) and not store.is_maildir(path):
-            parser.error(
-                f"cannot use {path} as a Maildir: it holds other files and no cur/ and new/"
-            )
+        problem = store.maildir_problem(path)
+        if problem is not None:
+            parser.error(f"cannot use {path} as a Maildir: {problem}")
         try:
             return cls(path, keep=keep)
         except OSError as error:

@@ -192,7 +192,7 @@ def test_list(store: Store) -> None:
     ), lines[0]
     assert re.fullmatch(
         stamp + r"  bounce\+1042@shop\.example -> eva@example\.com  "
-        r'"Confirm your email address"  \d+\.\d kB  \[2 attachments\]',
+        r'"Confirm your email address"  \d+\.\d kB  \[1 attachment\]',
         lines[1],
     ), lines[1]
     assert run_cli("list", str(store.path), "--limit", "1").out == lines[0] + "\n"
@@ -212,7 +212,7 @@ def test_list_json(store: Store) -> None:
         ]
     )  # fmt: skip
     assert signup["recipients"] == ["eva@example.com"]
-    assert signup["attachments"] == 2
+    assert signup["attachments"] == 1  # the PDF; the inline logo is body
     assert signup["auth_user"] == "shop"
     assert signup["from"] == "Acme Shop <noreply@shop.example>"
     assert listed[0]["timestamp"] > signup["timestamp"]

@@ -327,3 +327,30 @@ def test_auth_plain_with_an_initial_response(maildir: MailDir) -> None:
         client.sendmail("app@example.com", ["bob@example.com"], MESSAGE)
     [message] = get_messages(maildir.path)
     assert message["X-Mailcatcher-Auth-User"] == "curl-user"
+
+
+@pytest.mark.parametrize("user", ["app\r\nX-RcptTo: boss@corp.com", "app\n\nInjected body"])
+def test_an_auth_user_with_line_breaks_stays_in_its_header(maildir: MailDir, user: str) -> None:
+    # The user name is the client's to choose; a CR or LF in it must not end the header.
+    with running(maildir) as server, smtplib.SMTP(server.host, server.port) as client:
+        login_with(client, "PLAIN", user, "pw")
+        client.sendmail("app@example.com", ["bob@example.com"], MESSAGE)
+    [message] = get_messages(maildir.path)
+    assert message.get_all("X-RcptTo") == ["bob@example.com"]
+    assert message["X-Mailcatcher-Auth-User"] == user.replace("\r", "\\x0d").replace("\n", "\\x0a")
+    assert message.get_content() == "Hi Eva\n"
+
+
+def test_a_failing_listener_does_not_turn_the_250_into_an_error(
+    maildir: MailDir, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(entry: object) -> None:
+        raise BrokenPipeError("stdout is gone")
+
+    maildir.listeners.append(broken)
+    with ThreadedSMTP(maildir, ServerOptions()) as server:
+        with smtplib.SMTP(server.host, server.port) as client:
+            client.sendmail("app@example.com", ["bob@example.com"], MESSAGE)  # no exception
+        # The failure is logged (and recorded), not hidden.
+        assert any("a listener failed" in error for error in server.errors)
+    assert len(get_messages(maildir.path)) == 1

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import pytest
 
-from mailcatcher import store
+from mailcatcher import _format, _maildir, store
 from mailcatcher.query import get_latest_message, get_messages
 from mailcatcher.store import FileStore, MaildirStore
 
@@ -64,7 +64,7 @@ def test_failed_maildir_write_leaves_nothing_behind(
 ) -> None:
     maildir = MaildirStore(tmp_path / "mail", create=True)
     maildir.add(make_message("kept"))
-    monkeypatch.setattr(store, "write_message", fail_halfway)
+    monkeypatch.setattr(_maildir, "write_message", fail_halfway)
     with pytest.raises(OSError, match="No space left"):
         maildir.add(make_message("lost"))
     assert os.listdir(tmp_path / "mail" / "tmp") == []
@@ -210,5 +210,54 @@ def test_line_endings_come_out_as_the_stdlib_generator_writes_them(body: bytes) 
         message = BytesParser().parsebytes(raw)
         ours, theirs = io.BytesIO(), io.BytesIO()
         store.write_message(message, ours)
-        BytesGenerator(theirs, mangle_from_=False, policy=store._VERBATIM).flatten(message)
+        BytesGenerator(theirs, mangle_from_=False, policy=_format._VERBATIM).flatten(message)
         assert ours.getvalue() == theirs.getvalue()
+
+
+def test_a_quoted_comma_does_not_split_a_recipient(tmp_path: Path) -> None:
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    maildir.add(make_message("quoted", rcpt='"eva,boss@corp.com"@example.com, bob@example.com'))
+    [entry] = maildir.entries()
+    assert entry.recipients == ('"eva,boss@corp.com"@example.com', "bob@example.com")
+    maildir.close()
+    assert get_messages(tmp_path / "mail", to="boss@corp.com") == []
+    assert len(get_messages(tmp_path / "mail", to="bob@example.com")) == 1
+
+
+def test_inline_images_are_not_counted_as_attachments(tmp_path: Path) -> None:
+    raw = (
+        b'Subject: logo\r\nX-RcptTo: eva@example.com\r\nContent-Type: multipart/mixed; boundary="m"'
+        b'\r\n\r\n--m\r\nContent-Type: multipart/related; boundary="r"\r\n\r\n'
+        b'--r\r\nContent-Type: text/html\r\n\r\n<img src="cid:logo">\r\n'
+        b"--r\r\nContent-Type: image/png\r\nContent-ID: <logo>\r\n\r\nPNG\r\n--r--\r\n"
+        b"--m\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; "
+        b'filename="a.pdf"\r\n\r\n%PDF\r\n--m--\r\n'
+    )
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    entry = maildir.add(BytesParser().parsebytes(raw))
+    assert entry.attachments == 1  # the PDF; the logo is part of the body
+    maildir.close()
+
+
+def test_a_damaged_index_is_read_around_with_a_warning(tmp_path: Path) -> None:
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    maildir.add(make_message("survives"))
+    maildir.close()
+    (tmp_path / "mail" / store.INDEX_NAME).write_bytes(b"this is not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / "mail" / (store.INDEX_NAME + suffix)).unlink(missing_ok=True)
+    with pytest.warns(UserWarning, match="cannot read the index"):
+        assert [m["Subject"] for m in get_messages(tmp_path / "mail")] == ["survives"]
+    with pytest.warns(UserWarning, match="cannot read the index"):
+        store.MaildirStore(tmp_path / "mail").clear()
+    assert get_messages(tmp_path / "mail") == []
+
+
+def test_the_latest_file_is_stamped_with_the_time_it_was_stored(tmp_path: Path) -> None:
+    import time
+
+    before = time.time()
+    FileStore(tmp_path / "latest.mail").add(make_message("now"))
+    after = time.time()
+    [entry] = FileStore(tmp_path / "latest.mail").entries()
+    assert before <= entry.stored <= after

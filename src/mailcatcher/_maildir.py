@@ -1,0 +1,445 @@
+"""The Maildir store: one file per message, and a summary index beside them.
+
+A standard Maildir (https://cr.yp.to/proto/maildir.html: ``tmp/``, ``new/``, ``cur/``),
+readable by `mailbox.Maildir` and by mail clients, plus ``.mailcatcher.sqlite3``: one
+row per message (envelope, subject, size, time), so "the newest message to
+eva@example.com" among 10,000 parses one message, not 10,000. The index is a cache,
+not the truth: a file without a row is read from the file itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import itertools
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import time
+import warnings
+from collections.abc import Iterable
+from email.message import Message
+from email.parser import BytesParser
+from pathlib import Path
+
+from ._format import Entry, search_text, summarize, write_message
+
+INDEX_NAME = ".mailcatcher.sqlite3"
+_FILE_MODE = 0o644
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY,
+    stored REAL NOT NULL,
+    sender TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    from_header TEXT NOT NULL,
+    to_header TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    attachments INTEGER NOT NULL,
+    auth_user TEXT,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_stored ON messages (stored);
+"""
+_COLUMNS = "id, stored, sender, recipients, subject, from_header, to_header, size, attachments"
+
+
+class MaildirStore:
+    """A standard Maildir (``tmp/``, ``new/``, ``cur/``) with a summary index beside it.
+
+    Each message is its own file, readable by `mailbox.Maildir` and by mail clients.
+    The index (``.mailcatcher.sqlite3``, SQLite in WAL mode so readers in other
+    processes never block the writer) holds one row per message. A file without a
+    row, such as one delivered by another program, is parsed when read; a file that
+    cannot be parsed is skipped with a warning.
+    """
+
+    _sequence = itertools.count()
+
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
+        self.path = Path(path)
+        if create:
+            self.path.mkdir(exist_ok=True)
+            for sub in ("tmp", "new", "cur"):
+                (self.path / sub).mkdir(exist_ok=True)
+        elif self.path.exists() and not is_maildir(self.path):
+            raise NotADirectoryError(
+                errno.ENOTDIR, "Not a Maildir (no cur/, new/ and tmp/ inside)", str(self.path)
+            )
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._foreign: dict[tuple[str, int, int], Entry | None] = {}
+        # Entries already built, by name, with the file they were built for: a
+        # delivered Maildir file never changes, so listing 10,000 messages again only
+        # costs a directory scan, not 10,000 index rows and paths.
+        self._known: dict[str, tuple[str, Entry]] = {}
+        self._listing: list[Entry] = []
+        self._host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
+
+    def __enter__(self) -> MaildirStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the index connection."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _index(self, *, create: bool, repair: bool = True) -> sqlite3.Connection | None:
+        if self._db is None:
+            index = self.path / INDEX_NAME
+            if not create and not index.exists():
+                return None
+            db = sqlite3.connect(index, timeout=10.0, check_same_thread=False, isolation_level=None)
+            try:
+                db.execute("PRAGMA busy_timeout = 10000")
+                if create:
+                    # WAL lets readers in other processes read while the server writes;
+                    # NORMAL skips an fsync per commit: a crash can lose an index row,
+                    # never a message file, and a file without a row is still read.
+                    db.execute("PRAGMA journal_mode = WAL")
+                    db.executescript(_SCHEMA)
+                db.execute("PRAGMA synchronous = NORMAL")
+            except sqlite3.DatabaseError as error:
+                db.close()
+                if not create:
+                    # A reader goes on without the index: every file is parsed instead.
+                    self._warn_index(error)
+                    return None
+                # Exactly DatabaseError: "file is not a database" or "malformed", not an
+                # OperationalError such as a lock. The index is a cache; a damaged one
+                # must not make the writer refuse every message with 451.
+                if not (repair and type(error) is sqlite3.DatabaseError):
+                    raise
+                self._set_aside(index, error)
+                return self._index(create=True, repair=False)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        return self._db
+
+    def _warn_index(self, error: sqlite3.Error) -> None:
+        warnings.warn(
+            f"cannot read the index {self.path / INDEX_NAME}: {error}; "
+            "parsing every message instead",
+            stacklevel=4,
+        )
+
+    def _set_aside(self, index: Path, error: sqlite3.Error) -> None:
+        """Move a damaged index out of the way (kept for inspection); a new one starts empty."""
+        broken = index.with_name(f"{INDEX_NAME}.broken-{time.time():.0f}")
+        os.replace(index, broken)
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{index}{suffix}")
+        logging.getLogger("mailcatcher").warning(
+            "the index %s was damaged (%s); moved it to %s and started a new one "
+            "(messages without a row are read from their files)",
+            index,
+            error,
+            broken.name,
+        )
+
+    def _new_name(self, now: float) -> str:
+        # Maildir unique names: time, then microseconds, pid and a counter (the
+        # "M", "P" and "Q" parts of https://cr.yp.to/proto/maildir.html), then host.
+        seconds, micro = divmod(int(now * 1_000_000), 1_000_000)
+        return f"{seconds}.M{micro:06d}P{os.getpid()}Q{next(self._sequence)}.{self._host}"
+
+    def add(self, message: Message, *, keep: int | None = None) -> Entry:
+        """Store `message` as a new file in ``new/``; with `keep`, trim the oldest."""
+        now = time.time()
+        name = self._new_name(now)
+        temporary = self.path / "tmp" / name
+        final = self.path / "new" / name
+        with self._lock:
+            db = self._index(create=True)
+            assert db is not None  # create=True always opens it
+            try:
+                with open(temporary, "xb") as fp:
+                    os.fchmod(fp.fileno(), _FILE_MODE)
+                    write_message(message, fp)
+                    size = fp.tell()
+                entry = summarize(message, id=name, path=final, stored=now, size=size)
+                # The row goes in before the rename: a reader that sees the file
+                # always finds its row; a row without a file is ignored.
+                db.execute(
+                    f"INSERT INTO messages ({_COLUMNS}, auth_user, body) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        entry.id,
+                        entry.stored,
+                        entry.sender,
+                        "\n".join(entry.recipients),
+                        entry.subject,
+                        entry.from_header,
+                        entry.to_header,
+                        entry.size,
+                        entry.attachments,
+                        entry.auth_user,
+                        search_text(message),
+                    ),
+                )
+                try:
+                    os.rename(temporary, final)
+                except BaseException:
+                    db.execute("DELETE FROM messages WHERE id = ?", (name,))
+                    raise
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+            if keep is not None:
+                self._trim(db, keep)
+        return entry
+
+    def _trim(self, db: sqlite3.Connection, keep: int) -> None:
+        old = [
+            row[0]
+            for row in db.execute(
+                "SELECT id FROM messages ORDER BY stored DESC, id DESC LIMIT -1 OFFSET ?", (keep,)
+            )
+        ]
+        if old:
+            self._delete_locked(db, old)
+
+    def _files(self) -> dict[str, str]:
+        """Map each message's unique name to its file, in ``new/`` or ``cur/``."""
+        files: dict[str, str] = {}
+        for sub in ("new", "cur"):
+            try:
+                scan = os.scandir(self.path / sub)
+            except FileNotFoundError:
+                continue
+            with scan:
+                for item in scan:
+                    if not item.name.startswith("."):
+                        # Mail clients rename new/NAME to cur/NAME:2,FLAGS when read.
+                        files[item.name.split(":", 1)[0]] = item.path
+        return files
+
+    def _rows(self, ids: list[str] | None = None) -> dict[str, tuple[object, ...]]:
+        """The index rows of `ids` (all rows when `ids` is None)."""
+        query = f"SELECT {_COLUMNS}, auth_user FROM messages"
+        with self._lock:
+            try:
+                db = self._index(create=False)
+                if db is None:
+                    return {}
+                if ids is None:
+                    rows = db.execute(query).fetchall()
+                else:
+                    rows = []
+                    # SQLite before 3.32 allows 999 parameters per statement.
+                    for start in range(0, len(ids), 500):
+                        chunk = ids[start : start + 500]
+                        marks = ", ".join("?" * len(chunk))
+                        rows += db.execute(f"{query} WHERE id IN ({marks})", chunk).fetchall()
+            except sqlite3.Error as error:
+                warnings.warn(
+                    f"cannot read the index {self.path / INDEX_NAME}: {error}; "
+                    "parsing every message instead",
+                    stacklevel=3,
+                )
+                return {}
+        return {str(row[0]): row for row in rows}
+
+    def entries(self) -> list[Entry]:
+        """Every stored message, newest first.
+
+        Only files not seen by an earlier call are looked up in the index (or parsed),
+        so a second listing of a large Maildir is one directory scan.
+        """
+        files = self._files()
+        known = self._known
+        fresh: dict[str, tuple[str, Entry]] = {}
+        missing: list[str] = []
+        for name, location in files.items():
+            seen = known.get(name)
+            if seen is not None and seen[0] == location:
+                fresh[name] = seen
+            else:
+                missing.append(name)
+        if not missing and len(fresh) == len(known) == len(self._listing):
+            return list(self._listing)
+        rows = self._rows(missing if len(missing) <= 2000 else None) if missing else {}
+        for name in missing:
+            location = files[name]
+            row = rows.get(name)
+            built = (
+                self._foreign_entry(name, Path(location))
+                if row is None
+                else _entry_from_row(name, Path(location), row)
+            )
+            if built is not None:
+                fresh[name] = (location, built)
+        entries = [entry for _, entry in fresh.values()]
+        entries.sort(key=lambda entry: (entry.stored, entry.id), reverse=True)
+        self._known = fresh
+        self._listing = entries
+        return list(entries)
+
+    def _foreign_entry(self, name: str, path: Path) -> Entry | None:
+        """Summarize a file the index does not know (another program delivered it)."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        key = (name, stat.st_mtime_ns, stat.st_size)
+        if key not in self._foreign:
+            try:
+                with open(path, "rb") as fp:
+                    message = BytesParser().parse(fp, headersonly=True)
+                if not message.keys():
+                    # The parser reads any bytes; a file with no header line at all
+                    # (empty, binary, a stray note) is not a message (RFC 5322 3.6).
+                    raise ValueError("not an email message: no header lines")
+                stored = _time_from_name(name, default=stat.st_mtime)
+                self._foreign[key] = summarize(
+                    message, id=name, path=path, stored=stored, size=stat.st_size
+                )
+            except (OSError, ValueError, TypeError, LookupError) as error:
+                warnings.warn(f"skipping unreadable message {path}: {error}", stacklevel=4)
+                self._foreign[key] = None
+        return self._foreign[key]
+
+    def read_bytes(self, id: str) -> bytes:
+        """The stored bytes of message `id`; `KeyError` when it is not there."""
+        seen = self._known.get(id)
+        # Where the file was last seen, then where the server delivers it, then a scan
+        # (a mail client may have moved it to cur/): opening one message stays instant.
+        guesses = [seen[0]] if seen is not None else []
+        if id and not id.startswith(".") and "/" not in id and "\0" not in id:
+            guesses.append(os.path.join(self.path, "new", id))
+        for location in guesses:
+            with contextlib.suppress(FileNotFoundError), open(location, "rb") as fp:
+                return fp.read()
+        found = self._files().get(id)
+        if found is None:
+            raise KeyError(id)
+        try:
+            with open(found, "rb") as fp:
+                return fp.read()
+        except FileNotFoundError:
+            raise KeyError(id) from None
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Delete the messages `ids` (files and index rows); unknown ids are ignored."""
+        with self._lock:
+            self._delete_locked(self._index(create=False), list(ids))
+
+    def _delete_locked(self, db: sqlite3.Connection | None, ids: list[str]) -> None:
+        files = self._files()
+        for id in ids:
+            location = files.get(id)
+            if location is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(location)
+        if db is not None:
+            try:
+                db.executemany("DELETE FROM messages WHERE id = ?", [(id,) for id in ids])
+            except sqlite3.Error as error:
+                # The files are gone, which is what readers see; a stale row is ignored.
+                self._warn_index(error)
+
+    def clear(self) -> None:
+        """Delete every message."""
+        self.delete(list(self._files()))
+        with self._lock:
+            db = self._index(create=False)
+            if db is not None:
+                try:
+                    db.execute("DELETE FROM messages")
+                except sqlite3.Error as error:
+                    self._warn_index(error)
+
+    def search_text(self, needle: str, *, among: Iterable[Entry] | None = None) -> set[str]:
+        """The ids whose text parts contain `needle` (case-insensitive for ASCII).
+
+        Args:
+            needle: The text to find.
+            among: Entries just listed; files without an index row are then looked for
+                among these instead of in a fresh directory scan.
+        """
+        with self._lock:
+            db = self._index(create=False)
+            indexed: set[str] = set()
+            found: set[str] = set()
+            if db is not None:
+                pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                pattern += "%"
+                # LIKE ignores ASCII case, as SQLite's lower() would (both leave other
+                # letters alone); asking for the hits only keeps 10,000 rows in SQLite.
+                query = "SELECT id FROM messages WHERE body LIKE ? ESCAPE '\\'"
+                try:
+                    found.update(id for (id,) in db.execute(query, (pattern,)))
+                    indexed.update(id for (id,) in db.execute("SELECT id FROM messages"))
+                except sqlite3.Error as error:
+                    self._warn_index(error)  # then every file is searched below
+                    found.clear()
+                    indexed.clear()
+        if among is None:
+            files = self._files()
+        else:
+            files = {entry.id: str(entry.path) for entry in among if entry.id not in indexed}
+        for name, location in files.items():
+            if name not in indexed:
+                with contextlib.suppress(OSError):
+                    message = BytesParser().parsebytes(Path(location).read_bytes())
+                    if needle.casefold() in search_text(message).casefold():
+                        found.add(name)
+        return found
+
+    def signature(self) -> object:
+        """A value that changes when a message is added, read or deleted."""
+        marks: list[int] = []
+        for sub in ("new", "cur"):
+            try:
+                marks.append((self.path / sub).stat().st_mtime_ns)
+            except FileNotFoundError:
+                marks.append(0)
+        return tuple(marks)
+
+
+def _entry_from_row(name: str, path: Path, row: tuple[object, ...]) -> Entry:
+    """The `Entry` of an index row (columns as in ``_COLUMNS``, then ``auth_user``)."""
+    recipients = str(row[3])
+    return Entry(
+        id=name,
+        path=path,
+        stored=float(row[1]),  # type: ignore[arg-type]  # SQLite REAL
+        sender=str(row[2]),
+        recipients=tuple(recipients.split("\n")) if recipients else (),
+        subject=str(row[4]),
+        from_header=str(row[5]),
+        to_header=str(row[6]),
+        size=int(row[7]),  # type: ignore[call-overload]  # SQLite INTEGER
+        attachments=int(row[8]),  # type: ignore[call-overload]  # SQLite INTEGER
+        auth_user=None if row[9] is None else str(row[9]),
+    )
+
+
+def _time_from_name(name: str, *, default: float) -> float:
+    """The delivery time encoded at the start of a Maildir name (``SECONDS.M<usec>…``)."""
+    seconds, _, rest = name.partition(".")
+    try:
+        stored = float(seconds)
+    except ValueError:
+        return default
+    if rest.startswith("M") and rest[1:7].isdigit():
+        stored += int(rest[1:7]) / 1_000_000
+    return stored
+
+
+def is_maildir(path: Path) -> bool:
+    """Whether `path` is a directory holding ``cur/`` and ``new/``."""
+    return (path / "new").is_dir() and (path / "cur").is_dir()
