@@ -101,6 +101,17 @@ class _Generator(BytesGenerator):
             newline: str = self._NL  # type: ignore[attr-defined]  # set by flatten(); not in typeshed
             self.write(text if newline == "\n" else text.replace("\n", newline))
 
+    def _handle_multipart(self, msg: Message) -> None:
+        # A multipart without a boundary (RFC 2046 5.1.1 requires one) keeps its body as
+        # one string. The stdlib writes it through get_payload(), which turns raw 8-bit
+        # bytes into U+FFFD and then fails to encode them: the catcher answered 451 to
+        # such a message forever. Write the body as it arrived, as `_handle_text` does.
+        payload = msg._payload  # type: ignore[attr-defined]  # what the stdlib reads too
+        if isinstance(payload, str):
+            self._write_lines(payload)
+            return
+        super()._handle_multipart(msg)  # type: ignore[misc]  # private, not in typeshed
+
 
 def write_message(message: Message, fp: BinaryIO) -> None:
     """Write `message` as bytes, so 8-bit content survives whatever the locale.
@@ -137,9 +148,14 @@ _READ_POLICY = _TolerantPolicy()
 def parse_message(data: bytes) -> EmailMessage:
     """Parse stored bytes like `email.policy.default` (``get_body()`` and friends work).
 
-    Never raises for malformed headers (see `_TolerantPolicy`).
+    Never raises for malformed mail: a header the parser chokes on stays text (see
+    `_TolerantPolicy`), and a MIME structure it cannot follow (the stdlib raises a
+    TypeError on some broken parameters) leaves the body one unparsed part.
     """
-    message = BytesParser(policy=_READ_POLICY).parsebytes(data)
+    try:
+        message = BytesParser(policy=_READ_POLICY).parsebytes(data)
+    except Exception:
+        message = BytesParser(policy=_READ_POLICY).parsebytes(data, headersonly=True)
     assert isinstance(message, EmailMessage)  # EmailPolicy's message factory
     return message
 
@@ -157,21 +173,31 @@ def summarize(message: Message, *, id: str, path: Path, stored: float, size: int
         from_header=header_text(message, "From") or "",
         to_header=header_text(message, "To") or "",
         size=size,
-        # Files meant to be opened; inline (cid:) pictures are part of the body.
-        attachments=sum(1 for part in file_parts(message) if not is_inline(part)),
+        attachments=_count_attachments(message),
         auth_user=auth_user,
     )
+
+
+def _count_attachments(message: Message) -> int:
+    """Files meant to be opened; inline (cid:) pictures are part of the body."""
+    try:
+        return sum(1 for part in file_parts(message) if not is_inline(part))
+    except Exception:  # MIME parameters the stdlib cannot decode: the sender's to fix
+        return 0
 
 
 def search_text(message: Message) -> str:
     """The decoded text of a message's body text parts, for free-text search."""
     chunks: list[str] = []
     for part in message.walk():
-        if part.is_multipart() or not is_body_text(part):
-            continue
-        payload = part.get_payload(decode=True)
-        if isinstance(payload, bytes):
+        try:
+            if part.is_multipart() or not is_body_text(part):
+                continue
+            payload = part.get_payload(decode=True)
             charset = mime_view(part).get_content_charset() or "utf-8"
+        except Exception:  # MIME parameters the stdlib cannot decode
+            continue
+        if isinstance(payload, bytes):
             try:
                 chunks.append(payload.decode(charset, "replace"))
             except LookupError:

@@ -22,7 +22,7 @@ from argparse import ArgumentParser
 from collections.abc import Callable
 from email.feedparser import BytesFeedParser
 from email.message import Message as EmailMessageBase
-from email.parser import Parser
+from email.parser import BytesParser, Parser
 from pathlib import Path
 from typing import Any, overload
 
@@ -166,9 +166,18 @@ def _parse_bytes(data: bytes | bytearray, message_class: type[EmailMessageBase] 
     """
     parser = BytesFeedParser() if message_class is None else BytesFeedParser(message_class)
     view = memoryview(data)
-    for start in range(0, len(view), _FEED_CHUNK):
-        parser.feed(bytes(view[start : start + _FEED_CHUNK]))
-    return parser.close()
+    try:
+        for start in range(0, len(view), _FEED_CHUNK):
+            parser.feed(bytes(view[start : start + _FEED_CHUNK]))
+        return parser.close()
+    except Exception:
+        # The stdlib parser gives up on some malformed MIME parameters (a TypeError in
+        # decode_params, for one). Keep the message anyway: its headers parsed, its body
+        # stored as it came. Nothing is lost, and a reader can still open it.
+        log.warning("storing a message whose MIME structure cannot be parsed as it came")
+        return BytesParser(message_class or EmailMessageBase).parsebytes(
+            bytes(data), headersonly=True
+        )
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -175,18 +175,22 @@ class FileStore:
 def maildir_problem(path: Path) -> str | None:
     """Why `path` cannot hold a Maildir a catcher writes, or ``None`` when it can.
 
-    It can when it is a Maildir, an empty directory, or a new name in an existing,
-    writable directory (the catcher creates it).
+    It can when it is a Maildir or an empty directory it may write to, or a new name in
+    an existing directory it may write to (the catcher creates it).
     """
-    if path.exists() and not path.is_dir():
+    if path.is_dir():
+        if not is_maildir(path) and any(path.iterdir()):
+            return "it holds other files and no cur/ and new/"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"directory {path} is not writable"
+        return None
+    if path.exists():
         return "it is a file"
     parent = path.parent
     if not parent.is_dir():
         return f"directory {parent} does not exist"
     if not os.access(parent, os.W_OK | os.X_OK):
         return f"directory {parent} is not writable"
-    if path.is_dir() and not is_maildir(path) and any(path.iterdir()):
-        return "it holds other files and no cur/ and new/"
     return None
 
 

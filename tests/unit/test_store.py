@@ -261,3 +261,37 @@ def test_the_latest_file_is_stamped_with_the_time_it_was_stored(tmp_path: Path) 
     after = time.time()
     [entry] = FileStore(tmp_path / "latest.mail").entries()
     assert before <= entry.stored <= after
+
+
+def test_a_message_the_stdlib_parser_gives_up_on_is_kept(tmp_path: Path) -> None:
+    from mailcatcher.catcher import _parse_bytes
+
+    # email.utils.decode_params raises TypeError on these parameters.
+    raw = (
+        b"Content-Type: multipart/mixed; boundary=b; a*0*=x; a*\r\nSubject: odd params\r\n"
+        b"X-RcptTo: eva@example.com\r\n\r\n--b\r\n\r\nhi\r\n--b--\r\n"
+    )
+    maildir = MaildirStore(tmp_path / "mail", create=True)
+    entry = maildir.add(_parse_bytes(raw, None))
+    maildir.close()
+    assert entry.subject == "odd params"
+    assert entry.recipients == ("eva@example.com",)
+    message = store.parse_message(entry.path.read_bytes())
+    assert message["Subject"] == "odd params"
+    assert "hi" in str(message.get_payload())
+
+
+def test_maildir_problem_names_what_to_fix(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("x")
+    MaildirStore(tmp_path / "mail", create=True).close()
+    assert store.maildir_problem(tmp_path / "mail") is None
+    assert store.maildir_problem(tmp_path / "new-name") is None
+    assert store.maildir_problem(tmp_path / "file") == "it is a file"
+    assert store.maildir_problem(tmp_path / "nope" / "mail") == (
+        f"directory {tmp_path / 'nope'} does not exist"
+    )
+    assert store.maildir_problem(tmp_path / "other") == (
+        "it holds other files and no cur/ and new/"
+    )
