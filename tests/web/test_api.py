@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from mailcatcher import message as message_helpers
+from mailcatcher.store import parse_message
+from mailcatcher.web import openapi
 from tests.web.support import add, add_inline_image, async_test, client, mail
 
 ADDRESS = {"Name": str, "Address": str}
@@ -274,6 +277,107 @@ async def test_search_syntax(tmp_path: Path) -> None:
         assert "someday" in await bad.text()
 
 
+UNREADABLE = "give 2024-05-31, 2024-05-31T14:30 or Unix seconds"
+OUT_OF_RANGE = "in UTC it falls outside the years 1 to 9999"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "error"),
+    [
+        # A date in range until its offset moves it before year 1 or past 9999 in UTC:
+        # datetime raised OverflowError, answered with a 500 and a traceback.
+        (
+            "/api/v1/search",
+            {"query": "after:0001-01-01T00:00+05:00"},
+            f"cannot use the date '0001-01-01t00:00+05:00': {OUT_OF_RANGE}",
+        ),
+        (
+            "/api/v1/search",
+            {"query": "after:9999-12-31T23:00-05:00"},
+            f"cannot use the date '9999-12-31t23:00-05:00': {OUT_OF_RANGE}",
+        ),
+        (
+            "/api/v1/messages",
+            {"before": "9999-12-31T23:00-05:00"},
+            f"cannot use the date '9999-12-31T23:00-05:00': {OUT_OF_RANGE}",
+        ),
+        (
+            "/api/v1/wait",
+            {"since": "0001-01-01T00:00+05:00", "timeout": "0"},
+            f"cannot use the date '0001-01-01T00:00+05:00': {OUT_OF_RANGE}",
+        ),
+        (
+            "/api/v1/message/latest",
+            {"query": "before:0001-01-01T00:00+05:00"},
+            f"cannot use the date '0001-01-01t00:00+05:00': {OUT_OF_RANGE}",
+        ),
+        # Not numbers of seconds, though float() reads them: nothing compares with NaN,
+        # so "before:nan" matched nothing and a wait "since nan" never matched.
+        ("/api/v1/search", {"query": "before:nan"}, f"cannot read the date 'nan': {UNREADABLE}"),
+        ("/api/v1/search", {"query": "after:-inf"}, f"cannot read the date '-inf': {UNREADABLE}"),
+        ("/api/v1/messages", {"before": "1e400"}, f"cannot read the date '1e400': {UNREADABLE}"),
+        (
+            "/api/v1/wait",
+            {"since": "nan", "timeout": "0"},
+            f"cannot read the date 'nan': {UNREADABLE}",
+        ),
+        # Hundreds of digits are inf to float(), and int(inf) raised OverflowError.
+        (
+            "/api/v1/search",
+            {"query": "larger:" + "9" * 400},
+            f"cannot read the size {'9' * 400!r}: give 500, 20kb or 1.5mb",
+        ),
+    ],
+)
+@async_test
+async def test_dates_out_of_range_or_not_finite_are_refused_with_400(
+    tmp_path: Path, path: str, params: dict[str, str], error: str
+) -> None:
+    add(tmp_path / "mail", mail("stored"))
+    async with client(tmp_path / "mail") as api:
+        response = await api.get(path, params=params)
+        assert response.status == 400
+        assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+        assert await response.text() == error
+    documented = openapi.PATHS[path.replace("/latest", "/{ID}")]["get"]["responses"]
+    assert "400" in documented
+
+
+#: Every route that reads one message, as the OpenAPI document names them.
+MESSAGE_ROUTES = [
+    "/api/v1/message/{ID}",
+    "/api/v1/message/{ID}/headers",
+    "/api/v1/message/{ID}/raw",
+    "/api/v1/message/{ID}/part/{PartID}",
+    "/api/v1/message/{ID}/links",
+    "/view/{ID}.html",
+    "/view/{ID}.txt",
+]
+
+
+@pytest.mark.parametrize("route", MESSAGE_ROUTES)
+@async_test
+async def test_every_message_route_answers_a_missing_message_and_a_bad_query_alike(
+    tmp_path: Path, route: str
+) -> None:
+    add(tmp_path / "mail", mail("stored"))
+    async with client(tmp_path / "mail") as api:
+        missing = await api.get(route.format(ID="no-such-id", PartID="1"))
+        latest = route.format(ID="latest", PartID="1")
+        no_match = await api.get(latest, params={"query": "to:nobody"})
+        bad_query = await api.get(latest, params={"query": "after:someday"})
+        for response in (missing, no_match):
+            assert response.status == 404
+            assert await response.text() == "Message not found"
+        assert bad_query.status == 400
+        assert await bad_query.text() == f"cannot read the date 'someday': {UNREADABLE}"
+        for response in (missing, no_match, bad_query):
+            assert response.headers["Content-Type"] == "text/plain; charset=utf-8"
+            assert response.headers["X-Content-Type-Options"] == "nosniff"
+            assert response.headers["Cache-Control"] == "no-store"
+    assert {"400", "404"} <= set(openapi.PATHS[route]["get"]["responses"])
+
+
 @async_test
 async def test_delete_given_ids_then_all(tmp_path: Path) -> None:
     entries = add(tmp_path / "mail", mail("a"), mail("b"), mail("c"))
@@ -288,6 +392,19 @@ async def test_delete_given_ids_then_all(tmp_path: Path) -> None:
         assert (await (await api.get("/api/v1/messages")).json())["total"] == 2
         assert (await api.delete("/api/v1/messages")).status == 200
         assert (await (await api.get("/api/v1/messages")).json())["total"] == 0
+    assert list((tmp_path / "mail" / "new").iterdir()) == []
+
+
+@pytest.mark.parametrize("body", [{}, {"IDs": []}, {"ID": ["misspelt"]}])
+@async_test
+async def test_delete_with_json_but_no_ids_deletes_everything_as_mailpit_does(
+    tmp_path: Path, body: dict[str, list[str]]
+) -> None:
+    add(tmp_path / "mail", mail("a"), mail("b"))
+    assert len(list((tmp_path / "mail" / "new").iterdir())) == 2
+    async with client(tmp_path / "mail") as api:
+        response = await api.delete("/api/v1/messages", json=body)
+        assert (response.status, await response.text()) == (200, "ok")
     assert list((tmp_path / "mail" / "new").iterdir()) == []
 
 
@@ -351,6 +468,38 @@ async def test_a_mail_file_store_works_too(tmp_path: Path) -> None:
         assert message["Subject"] == "the only one"
         assert (await api.delete("/api/v1/messages")).status == 200
     assert not (tmp_path / "latest.mail").exists()
+
+
+# RFC 2047 5 allows no encoded word in Content-Type. The parser's policy decodes it and
+# splits the parts anyway; `mailcatcher.message` reads the raw type, sees no multipart
+# and finds one file, which `mailcatcher show` and the store's count go by.
+ENCODED_TYPE = (
+    b"Subject: encoded type\nContent-Type: =?utf-8?q?multipart/mixed?=; boundary=b\n\n"
+    b"--b\nContent-Type: text/plain\n\nhi\n"
+    b"--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=a.pdf\n\n"
+    b"PDF\n--b--\n"
+)
+
+
+@async_test
+async def test_the_api_lists_the_same_files_as_the_message_helpers(tmp_path: Path) -> None:
+    maildir = tmp_path / "mail"
+    add(maildir)  # creates the Maildir
+    (maildir / "new" / "1700000000.M1P1Q1.elsewhere").write_bytes(ENCODED_TYPE)
+    expected = message_helpers.attachments(parse_message(ENCODED_TYPE))
+    async with client(maildir) as api:
+        [summary] = (await (await api.get("/api/v1/messages")).json())["messages"]
+        message = await (await api.get(f"/api/v1/message/{summary['ID']}")).json()
+        files = message["Attachments"] + message["Inline"]
+        downloads = [
+            await (await api.get(f"/api/v1/message/{summary['ID']}/part/{f['PartID']}")).read()
+            for f in files
+        ]
+    assert [(f["FileName"], f["ContentType"]) for f in files] == [
+        (a.filename or "", a.content_type) for a in expected
+    ]
+    assert downloads == [a.data for a in expected]
+    assert summary["Attachments"] == len(expected) == 1
 
 
 MALFORMED = [

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from mailcatcher.store import Entry
-from mailcatcher.web.search import QueryError, Term, parse_query, parse_size, split_words
+from mailcatcher.web.search import (
+    QueryError,
+    Term,
+    parse_query,
+    parse_size,
+    parse_time,
+    split_words,
+)
 
 ENTRY = Entry(
     id="1",
@@ -120,3 +128,42 @@ def test_unreadable_dates_and_sizes_are_the_users_to_fix() -> None:
         parse_query("after:yesterday")
     with pytest.raises(QueryError, match="cannot read the size '2gb'"):
         parse_query("larger:2gb")
+
+
+@pytest.mark.parametrize(
+    ("value", "tz", "error"),
+    [
+        ("0001-01-01T00:00+05:00", None, "cannot use the date '0001-01-01T00:00+05:00'"),
+        ("9999-12-31T23:00-05:00", None, "cannot use the date '9999-12-31T23:00-05:00'"),
+        # Without an offset, the search's time zone moves it out of range just the same.
+        ("0001-01-01", timezone(timedelta(hours=5)), "cannot use the date '0001-01-01'"),
+        ("9999-12-31 23:00", timezone(timedelta(hours=-5)), "cannot use the date '9999-12-31 23"),
+        ("nan", None, "cannot read the date 'nan'"),
+        ("NaN", None, "cannot read the date 'NaN'"),
+        ("inf", None, "cannot read the date 'inf'"),
+        ("-Infinity", None, "cannot read the date '-Infinity'"),
+        ("1e400", None, "cannot read the date '1e400'"),
+    ],
+)
+def test_dates_out_of_range_or_not_finite_are_the_users_to_fix(
+    value: str, tz: timezone | None, error: str
+) -> None:
+    with pytest.raises(QueryError, match=f"^{re.escape(error)}"):
+        parse_time(value, tz=tz)
+
+
+def test_the_ends_of_the_date_range_still_work() -> None:
+    assert (
+        parse_time("0001-01-01T05:00+05:00")
+        == datetime.min.replace(tzinfo=timezone.utc).timestamp()
+    )
+    assert (
+        parse_time("9999-12-31T23:59:59Z")
+        == datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()
+    )
+    assert parse_time("-1e300") == -1e300  # finite seconds are compared, never converted
+
+
+def test_a_size_too_long_for_a_float_is_the_users_to_fix() -> None:
+    with pytest.raises(QueryError, match="^cannot read the size '9999"):
+        parse_size("9" * 400)

@@ -9,14 +9,19 @@ everything.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import tzinfo
+from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
 
 from .. import message as message_helpers
+from ..store import Entry
 from . import parts, safety, shapes
 from .inbox import Inbox, MessageNotFound
 from .search import Query, QueryError, parse_query, parse_time
@@ -24,6 +29,8 @@ from .search import Query, QueryError, parse_query, parse_time
 INBOX = web.AppKey("inbox", Inbox)
 #: Mailpit's default page size (``getStartLimit``).
 DEFAULT_LIMIT = 50
+#: Mailpit's 404 body for an unknown message ID.
+MESSAGE_NOT_FOUND = "Message not found"
 
 routes = web.RouteTableDef()
 
@@ -38,7 +45,7 @@ def text(body: str, status: int = 200) -> web.Response:
     return web.Response(text=body, status=status, content_type="text/plain", charset="utf-8")
 
 
-def not_found(what: str = "Message not found") -> web.Response:
+def not_found(what: str = MESSAGE_NOT_FOUND) -> web.Response:
     """Mailpit's 404."""
     return text(what, 404)
 
@@ -212,6 +219,29 @@ async def delete_search(request: web.Request) -> web.Response:
     return text("ok")
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """The message a request's path names: its entry, stored bytes and parsed form."""
+
+    entry: Entry
+    data: bytes
+    parsed: EmailMessage
+
+
+@contextlib.contextmanager
+def _answering_lookup_errors() -> Iterator[None]:
+    """Turn a missing message into Mailpit's 404 and an unreadable query into its 400.
+
+    The bodies are what `not_found` and `bad_request` send: plain text, as Mailpit's.
+    """
+    try:
+        yield
+    except MessageNotFound:
+        raise web.HTTPNotFound(text=MESSAGE_NOT_FOUND) from None
+    except QueryError as error:
+        raise web.HTTPBadRequest(text=str(error)) from None
+
+
 async def _resolve(request: web.Request) -> str:
     """The path's message ID, with ``latest`` (optionally ``?query=``) resolved.
 
@@ -223,44 +253,55 @@ async def _resolve(request: web.Request) -> str:
     return await inbox_of(request).resolve(request.match_info["ID"], query)
 
 
+async def load(request: web.Request) -> Loaded:
+    """The message the path's ``{ID}`` names (``latest`` resolved), read and parsed.
+
+    Raises:
+        web.HTTPNotFound: no such message.
+        web.HTTPBadRequest: the ``query`` cannot be read.
+    """
+    with _answering_lookup_errors():
+        id = await _resolve(request)
+        entry, data, parsed = await inbox_of(request).read(id)
+    return Loaded(entry, data, parsed)
+
+
+async def load_bytes(request: web.Request) -> tuple[str, bytes]:
+    """The ID and stored bytes of the message the path names, not parsed.
+
+    For raw and headers, which pass the bytes on: the message is neither looked up in
+    the listing nor parsed for them.
+
+    Raises:
+        web.HTTPNotFound: no such message.
+        web.HTTPBadRequest: the ``query`` cannot be read.
+    """
+    with _answering_lookup_errors():
+        id = await _resolve(request)
+        return id, await inbox_of(request).read_bytes(id)
+
+
 @routes.get("/api/v1/message/{ID}")
 async def get_message(request: web.Request) -> web.Response:
     """The message's headers, bodies and file list; marks it read, as Mailpit does."""
+    loaded = await load(request)
     inbox = inbox_of(request)
-    try:
-        id = await _resolve(request)
-        entry, data, parsed = await inbox.read(id)
-    except MessageNotFound:
-        return not_found()
-    except QueryError as error:
-        return bad_request(str(error))
-    if not inbox.is_read(entry):
-        inbox.mark_read([entry.id])
-    return web.json_response(shapes.message(entry, data, parsed))
+    if not inbox.is_read(loaded.entry):
+        inbox.mark_read([loaded.entry.id])
+    return web.json_response(shapes.message(loaded.entry, loaded.data, loaded.parsed))
 
 
 @routes.get("/api/v1/message/{ID}/headers")
 async def get_headers(request: web.Request) -> web.Response:
     """Every header, names canonical and sorted, values as sent."""
-    try:
-        data = await inbox_of(request).read_bytes(await _resolve(request))
-    except MessageNotFound:
-        return not_found()
-    except QueryError as error:
-        return bad_request(str(error))
+    _, data = await load_bytes(request)
     return web.json_response(shapes.headers(data))
 
 
 @routes.get("/api/v1/message/{ID}/raw")
 async def get_raw(request: web.Request) -> web.Response:
     """The message as stored, as plain text; ``?dl=1`` downloads it as ``ID.eml``."""
-    try:
-        id = await _resolve(request)
-        data = await inbox_of(request).read_bytes(id)
-    except MessageNotFound:
-        return not_found()
-    except QueryError as error:
-        return bad_request(str(error))
+    id, data = await load_bytes(request)
     response = web.Response(body=data, content_type="text/plain", charset="utf-8")
     if request.query.get("dl") == "1":
         filename = safety.safe_filename(f"{id}.eml", "message.eml")
@@ -271,14 +312,7 @@ async def get_raw(request: web.Request) -> web.Response:
 @routes.get("/api/v1/message/{ID}/part/{PartID}")
 async def get_part(request: web.Request) -> web.Response:
     """One attached or inline file, always as a download (never shown as a page)."""
-    inbox = inbox_of(request)
-    try:
-        _, _, parsed = await inbox.read(await _resolve(request))
-    except MessageNotFound:
-        return not_found()
-    except QueryError as error:
-        return bad_request(str(error))
-    part = parts.find(parsed, request.match_info["PartID"])
+    part = parts.find((await load(request)).parsed, request.match_info["PartID"])
     if part is None:
         return not_found("Attachment not found")
     attachment = part.attachment
@@ -296,11 +330,4 @@ async def get_part(request: web.Request) -> web.Response:
 @routes.get("/api/v1/message/{ID}/links")
 async def get_links(request: web.Request) -> web.Response:
     """The message's http(s) links, in order (not in Mailpit; nothing is fetched)."""
-    inbox = inbox_of(request)
-    try:
-        _, _, parsed = await inbox.read(await _resolve(request))
-    except MessageNotFound:
-        return not_found()
-    except QueryError as error:
-        return bad_request(str(error))
-    return web.json_response(message_helpers.links(parsed))
+    return web.json_response(message_helpers.links((await load(request)).parsed))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -274,7 +273,9 @@ class Inbox:
         self._warm_task = self._loop.create_task(self._warm())
 
     async def _warm(self) -> None:
-        with contextlib.suppress(OSError, sqlite3.Error):
+        # Only OSError: the store treats a damaged or unreadable index as missing (with a
+        # warning), so no sqlite3 error reaches its readers.
+        with contextlib.suppress(OSError):
             await self.entries()
 
     def stop_waiting(self) -> None:

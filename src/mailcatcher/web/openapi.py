@@ -280,7 +280,7 @@ PATHS: JSON = {
         "get": _operation(
             "List messages, newest first",
             "messages",
-            {"200": _json("A page of messages", _ref("MessagesSummary"))},
+            {"200": _json("A page of messages", _ref("MessagesSummary")), "400": _BAD},
             _PAGING,
         ),
         "put": _operation(
@@ -315,7 +315,7 @@ PATHS: JSON = {
         "get": _operation(
             "Get a message (marks it read)",
             "message",
-            {"200": _json("The message", _ref("Message")), "404": _MISSING},
+            {"200": _json("The message", _ref("Message")), "400": _BAD, "404": _MISSING},
             _MESSAGE_PARAMS,
         )
     },
@@ -323,7 +323,7 @@ PATHS: JSON = {
         "get": _operation(
             "Get a message's headers",
             "message",
-            {"200": _json("Headers", _ref("Headers")), "404": _MISSING},
+            {"200": _json("Headers", _ref("Headers")), "400": _BAD, "404": _MISSING},
             _MESSAGE_PARAMS,
         )
     },
@@ -331,7 +331,7 @@ PATHS: JSON = {
         "get": _operation(
             "Get a message's source",
             "message",
-            {"200": _text("The message as stored"), "404": _MISSING},
+            {"200": _text("The message as stored"), "400": _BAD, "404": _MISSING},
             [
                 *_MESSAGE_PARAMS,
                 {
@@ -353,6 +353,7 @@ PATHS: JSON = {
                     "description": "The file, with its own content type",
                     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
                 },
+                "400": _BAD,
                 "404": _MISSING,
             },
             [
@@ -373,6 +374,7 @@ PATHS: JSON = {
             "mailcatcher",
             {
                 "200": _json("Links in order", {"type": "array", "items": {"type": "string"}}),
+                "400": _BAD,
                 "404": _MISSING,
             },
             _MESSAGE_PARAMS,
@@ -445,7 +447,7 @@ PATHS: JSON = {
         "get": _operation(
             "A message's HTML, sanitised, inline images embedded, under a no-script policy",
             "testing",
-            {"200": _text("HTML", "text/html"), "404": _MISSING},
+            {"200": _text("HTML", "text/html"), "400": _BAD, "404": _MISSING},
             [
                 *_MESSAGE_PARAMS,
                 {
@@ -462,7 +464,7 @@ PATHS: JSON = {
         "get": _operation(
             "A message's text body",
             "testing",
-            {"200": _text("Text"), "404": _MISSING},
+            {"200": _text("Text"), "400": _BAD, "404": _MISSING},
             _MESSAGE_PARAMS,
         )
     },

@@ -15,9 +15,7 @@ from aiohttp import web
 
 from ..message import html_body, html_to_text, text_body
 from . import parts, safety
-from .api import bad_request, inbox_of, not_found, query_of, routes
-from .inbox import MessageNotFound
-from .search import QueryError
+from .api import load, not_found, routes
 
 STATIC = Path(__file__).parent / "static"
 
@@ -34,14 +32,7 @@ async def index(request: web.Request) -> web.FileResponse:
 @routes.get("/view/{ID}.html")
 async def view_html(request: web.Request) -> web.Response:
     """A message's HTML body, cleaned, for the page's sandboxed frame (or a test)."""
-    inbox = inbox_of(request)
-    try:
-        id = await inbox.resolve(request.match_info["ID"], query_of(request, required=False))
-        _, _, parsed = await inbox.read(id)
-    except MessageNotFound:
-        return not_found()
-    except QueryError as error:
-        return bad_request(str(error))
+    parsed = (await load(request)).parsed
     html = html_body(parsed)
     if html is None:
         return not_found("This message does not contain a HTML part")
@@ -71,14 +62,7 @@ async def view_html(request: web.Request) -> web.Response:
 @routes.get("/view/{ID}.txt")
 async def view_text(request: web.Request) -> web.Response:
     """A message's text body (its HTML as text when it has none)."""
-    inbox = inbox_of(request)
-    try:
-        id = await inbox.resolve(request.match_info["ID"], query_of(request, required=False))
-        _, _, parsed = await inbox.read(id)
-    except MessageNotFound:
-        return not_found()
-    except QueryError as error:
-        return bad_request(str(error))
+    parsed = (await load(request)).parsed
     body = text_body(parsed)
     if body is None:
         html = html_body(parsed)

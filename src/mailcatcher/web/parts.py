@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import Message
 
+from .._mime import children, is_container
 from ..message import Attachment, attachments
 
 
@@ -23,12 +24,6 @@ class Part:
     attachment: Attachment
 
 
-def _is_container(part: Message) -> bool:
-    # message/rfc822 parts are multipart to the stdlib, but an attached message is one
-    # file here, as in `mailcatcher.message.attachments`.
-    return part.get_content_maintype() == "multipart" and part.is_multipart()
-
-
 def files(message: Message) -> list[Part]:
     """Every attached or inline file of `message`, in order, with its part number."""
     found: list[Part] = []
@@ -36,13 +31,13 @@ def files(message: Message) -> list[Part]:
     stack: list[tuple[Message, str]] = [(message, "")]
     while stack:
         part, number = stack.pop()
-        if _is_container(part):
-            payload = part.get_payload()
-            children = [child for child in payload if isinstance(child, Message)]
+        # The containers `mailcatcher.message.attachments` descends into, decided by the
+        # same function: an attached message/rfc822 is one file, not a container.
+        if is_container(part):
             prefix = f"{number}." if number else ""
             stack.extend(
                 (child, f"{prefix}{index}")
-                for index, child in reversed(list(enumerate(children, start=1)))
+                for index, child in reversed(list(enumerate(children(part), start=1)))
             )
             continue
         for attachment in attachments(part):

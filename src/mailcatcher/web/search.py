@@ -11,6 +11,7 @@ headers, and only for messages the other words let through.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
@@ -179,25 +180,43 @@ def parse_time(value: str, *, tz: tzinfo | None = None) -> float:
     """A date, a date and time (ISO 8601) or Unix seconds, as Unix seconds.
 
     Raises:
-        QueryError: `value` is none of these.
+        QueryError: `value` is none of these, is not finite (``nan``, ``inf``), or lies
+            outside the years 1 to 9999 once converted to UTC.
     """
     text = value.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        # float() also reads "nan" and "inf" (and "1e400" as inf): no time compares
+        # with NaN, so a wait for mail "since nan" would never end.
+        if not math.isfinite(seconds):
+            raise _unreadable_date(value)
+        return seconds
     candidate = text.upper().replace(" ", "T", 1)
     if candidate.endswith("Z"):
         candidate = candidate[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(candidate)
     except ValueError:
+        raise _unreadable_date(value) from None
+    try:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz) if tz is not None else moment.astimezone()
+        return moment.astimezone(timezone.utc).timestamp()
+    except (OverflowError, OSError, ValueError):
+        # 0001-01-01T00:00+05:00 is before year 1 in UTC (OverflowError); the platform's
+        # local-time functions refuse some years near the ends (OSError, ValueError).
         raise QueryError(
-            f"cannot read the date {value!r}: give 2024-05-31, 2024-05-31T14:30 or Unix seconds"
+            f"cannot use the date {value!r}: in UTC it falls outside the years 1 to 9999"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz) if tz is not None else moment.astimezone()
-    return moment.astimezone(timezone.utc).timestamp()
+
+
+def _unreadable_date(value: str) -> QueryError:
+    return QueryError(
+        f"cannot read the date {value!r}: give 2024-05-31, 2024-05-31T14:30 or Unix seconds"
+    )
 
 
 def parse_size(value: str) -> int:
@@ -208,10 +227,14 @@ def parse_size(value: str) -> int:
     """
     match = _SIZE.match(value.strip().lower())
     units = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024 * 1024, "mb": 1024 * 1024}
-    if match is None or (match.group(3) or "") not in units:
+    scale = None if match is None else units.get(match.group(3) or "")
+    number = math.nan
+    if match is not None and scale is not None:
+        number = float(match.group(1) + (match.group(2) or "")) * scale
+    # Hundreds of digits read as inf, and int(inf) raises OverflowError.
+    if not math.isfinite(number):
         raise QueryError(f"cannot read the size {value!r}: give 500, 20kb or 1.5mb")
-    number = float(match.group(1) + (match.group(2) or ""))
-    return int(number * units[match.group(3) or ""])
+    return int(number)
 
 
 def _contains(haystacks: tuple[str, ...] | list[str], needle: str) -> bool:
