@@ -33,6 +33,29 @@ exit status:
   {EXIT_INTERRUPTED}  interrupted by Ctrl-C (serve and web stop cleanly with {EXIT_OK} instead)"""
 
 
+# What a terminal acts on instead of showing: the C0 controls, DEL and the C1 controls
+# (ECMA-48). ESC starts a sequence that can recolour the screen, retitle the window (OSC 0)
+# or write the clipboard (OSC 52), U+009B is CSI on its own, and a lone CR lets later text
+# overwrite earlier text. A message is the sender's to write, so none of these may reach a
+# terminal from it. LF and TAB lay text out and stay.
+_CONTROLS = [*range(0x00, 0x20), *range(0x7F, 0xA0)]
+_SHOWN = {code: f"\\x{code:02x}" for code in _CONTROLS if chr(code) not in "\n\t"}
+# json.dumps escapes C0 itself, but with ensure_ascii=False it passes DEL and C1 on raw.
+# Only a JSON string can hold them, and there a \u escape keeps the value exact.
+_JSON_SHOWN = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
+def printable(text: str) -> str:
+    """`text` fit for a terminal: control characters shown as ``\\xNN`` (ESC as ``\\x1b``).
+
+    What ``show``, ``list``, ``wait``, ``links`` and ``serve`` print comes from the mail,
+    and a subject such as ``=?utf-8?q?=1B]52;c;...=07?=`` printed raw would write to the
+    reader's clipboard. A CRLF is a line end (base64 text parts keep theirs), so it
+    becomes LF rather than a visible ``\\x0d``.
+    """
+    return text.replace("\r\n", "\n").translate(_SHOWN)
+
+
 class CommandError(Exception):
     """A failure the user can act on: one line on stderr, then exit with `status`."""
 
@@ -82,17 +105,17 @@ def summary(entry: Entry) -> str:
     """One line per message: time, sender, recipients, subject, size, attachments."""
     recipients = ", ".join(entry.recipients) or "(none)"
     files = f"  [{plural(entry.attachments, 'attachment')}]" if entry.attachments else ""
-    return (
+    return printable(
         f"{local_time(entry.stored)}  {entry.sender or '<>'} -> {recipients}  "
-        f"{json.dumps(entry.subject, ensure_ascii=False)}  {size(entry.size)}{files}"
+        f"{_json_string(entry.subject)}  {size(entry.size)}{files}"
     )
 
 
 def envelope_line(message: EmailMessage) -> str:
     """``sender -> recipients  "subject"``, what ``wait`` prints about the message it found."""
     recipients = ", ".join(_message.envelope_recipients(message)) or "(none)"
-    subject = json.dumps(header(message, "Subject"), ensure_ascii=False)
-    return f"{_message.envelope_sender(message) or '<>'} -> {recipients}  {subject}"
+    subject = _json_string(header(message, "Subject"))
+    return printable(f"{_message.envelope_sender(message) or '<>'} -> {recipients}  {subject}")
 
 
 def show_text(entry: Entry, message: EmailMessage) -> str:
@@ -122,7 +145,7 @@ def show_text(entry: Entry, message: EmailMessage) -> str:
     files = _message.attachments(message)
     if files:
         lines.append(f"Attachments ({len(files)}):")
-        names = [item.filename or "(no name)" for item in files]
+        names = [printable(item.filename or "(no name)") for item in files]  # as wide as shown
         sizes = [size(len(item.data)) for item in files]
         name_width = max(map(len, names))
         type_width = max(len(item.content_type) for item in files)
@@ -137,7 +160,7 @@ def show_text(entry: Entry, message: EmailMessage) -> str:
     if found:
         lines.append(f"Links ({len(found)}):")
         lines.extend(f"  {link}" for link in found)
-    return "\n".join(lines).rstrip("\n")
+    return printable("\n".join(lines).rstrip("\n"))
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
@@ -196,6 +219,14 @@ def message_json(entry: Entry, message: EmailMessage) -> dict[str, Any]:
     }
 
 
+def _json_string(text: str) -> str:
+    """`text` as a JSON string literal: quoted, and safe to print (see `print_json`)."""
+    return json.dumps(text, ensure_ascii=False).translate(_JSON_SHOWN)
+
+
 def print_json(value: object) -> None:
-    """Print `value` as indented UTF-8 JSON."""
-    print(json.dumps(value, indent=2, ensure_ascii=False))
+    """Print `value` as indented UTF-8 JSON with no control character left raw.
+
+    The JSON means the same (``\\u009b`` is U+009B), but a terminal sees no CSI in it.
+    """
+    print(json.dumps(value, indent=2, ensure_ascii=False).translate(_JSON_SHOWN))

@@ -16,6 +16,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from ._output import (
 )
 from .catcher import MailDir
 from .server import TLS_EXTRA, ServerOptions, start_smtp
-from .store import Entry, StrPath, is_maildir
+from .store import Entry, StrPath, maildir_problem
 
 WEB_EXTRA = "the web inbox needs the web extra: pip install 'aiosmtpd-mailcatcher[web]'"
 DEFAULT_HTTP = ("127.0.0.1", 8025)
@@ -83,12 +84,44 @@ def _cannot_listen(what: str, host: str, port: int, error: OSError, flag: str) -
     return CommandError(EXIT_CANNOT_SERVE, f"cannot listen for {what} on {host}:{port}: {reason}")
 
 
-def _say(text: str) -> None:
-    print(text, flush=True)
+class _Console:
+    """What ``serve`` and ``web`` print for the person who started them, while anyone reads.
+
+    The lines are a courtesy, the mail is not: with ``mailcatcher serve | head -n1`` the
+    reader is gone after one line and every later print raises `BrokenPipeError`, in the
+    catcher's listener for an arrival line. The first failure ends the printing, quietly.
+    """
+
+    def __init__(self) -> None:
+        self.gone = False
+
+    def say(self, text: str) -> None:
+        """Print `text` and flush it, unless stdout has failed before."""
+        if self.gone:
+            return
+        try:
+            print(text, flush=True)
+        except OSError:  # EPIPE: the reader exited; EIO: the terminal closed
+            self.gone = True
+            _discard_stdout()
+
+    def arrival(self, entry: Entry) -> None:
+        """A catcher listener: one line per stored message."""
+        self.say(summary(entry))
 
 
-def _print_arrival(entry: Entry) -> None:
-    _say(summary(entry))
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null.
+
+    The line that failed stays in stdout's buffer; flushing it again at exit would print
+    "Exception ignored ... BrokenPipeError" and end the command with status 120.
+    """
+    with contextlib.suppress(OSError, ValueError):  # stdout closed: nothing to flush
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
 
 
 def _notifier(web: Any) -> Callable[[Entry], None]:
@@ -107,15 +140,9 @@ def _maildir(path: str | None) -> tuple[Path, bool]:
     if path is None:
         return Path(tempfile.mkdtemp(prefix="mailcatcher-")), True
     target = Path(path)
-    if target.exists() and not target.is_dir():
-        raise CommandError(EXIT_NO_STORE, f"cannot use {path} as a Maildir: it is a file")
-    if not target.parent.is_dir():
-        raise CommandError(EXIT_NO_STORE, f"cannot create {path}: {target.parent} does not exist")
-    if target.is_dir() and any(target.iterdir()) and not is_maildir(target):
-        raise CommandError(
-            EXIT_NO_STORE,
-            f"cannot use {path} as a Maildir: it holds other files and no cur/ and new/",
-        )
+    problem = maildir_problem(target)
+    if problem is not None:
+        raise CommandError(EXIT_NO_STORE, f"cannot use {path} as a Maildir: {problem}")
     return target, False
 
 
@@ -148,6 +175,7 @@ async def _serve(
     start_web: Callable[..., Any] | None,
 ) -> int:
     stop = _stop_on_signals()
+    console = _Console()
     try:
         handler = MailDir(directory, keep=config.keep)
     except OSError as error:
@@ -176,7 +204,7 @@ async def _serve(
         else:
             web_line = f"off: {WEB_EXTRA}"
         if not config.quiet:
-            handler.listeners.append(_print_arrival)
+            handler.listeners.append(console.arrival)
         features = ["AUTH: any user and password", "SMTPUTF8"]
         if smtp.ca_path is not None:
             features.append(f"STARTTLS, CA {smtp.ca_path}")
@@ -185,7 +213,7 @@ async def _serve(
         if temporary:
             where = "temporary, removed on exit"
             where += f"; {kept}" if config.keep else ""
-        _say(
+        console.say(
             f"SMTP  {smtp.host}:{smtp.port}  ({'; '.join(features)})\n"
             f"Mail  {directory.resolve()}  ({where})\n"
             f"Web   {web_line}\n"
@@ -220,7 +248,7 @@ async def _web(
     except OSError as error:
         raise _cannot_listen("HTTP", host, port, error, "--http") from None
     try:
-        _say(f"Web   {running.url}  (reading {path})\nPress Ctrl-C to stop.")
+        _Console().say(f"Web   {running.url}  (reading {path})\nPress Ctrl-C to stop.")
         await stop.wait()
     finally:
         await running.close()

@@ -16,7 +16,6 @@ import argparse
 import contextlib
 import io
 import os
-import sqlite3
 import sys
 import time
 import warnings
@@ -41,6 +40,7 @@ from ._output import (
     message_json,
     plural,
     print_json,
+    printable,
     show_text,
     summary,
 )
@@ -194,7 +194,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
             html = _message.html_body(message)
             if html is None:
                 raise CommandError(EXIT_NOT_FOUND, f"the message {entry.id} has no HTML part")
-            print(html.rstrip("\n"))
+            print(printable(html.rstrip("\n")))
         else:
             print(show_text(entry, message))
     return EXIT_OK
@@ -209,7 +209,7 @@ def _cmd_links(args: argparse.Namespace) -> int:
     elif not found:
         raise CommandError(EXIT_NOT_FOUND, f"the message {entry.id} has no http(s) links")
     else:
-        print("\n".join(found))
+        print(printable("\n".join(found)))
     return EXIT_OK
 
 
@@ -493,7 +493,7 @@ def _print_warning(
     line: str | None = None,
 ) -> None:
     """Show a warning (such as a skipped unreadable message) as one line."""
-    print(f"mailcatcher: warning: {message}", file=sys.stderr, flush=True)
+    print(printable(f"mailcatcher: warning: {message}"), file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -518,7 +518,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exit:  # argparse: --help, or a usage error
             return exit.code if isinstance(exit.code, int) else EXIT_USAGE
         except CommandError as failure:
-            print(f"mailcatcher: {failure.text}", file=sys.stderr)
+            # The text may quote the mail: wait's timeout lists the messages it found.
+            print(printable(f"mailcatcher: {failure.text}"), file=sys.stderr)
             return failure.status
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
@@ -531,11 +532,4 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The store changed under the command (removed, permissions) halfway through.
             where = f" {error.filename}" if error.filename else ""
             print(f"mailcatcher: cannot use{where}: {error.strerror or error}", file=sys.stderr)
-            return EXIT_NO_STORE
-        except sqlite3.Error as error:
-            print(
-                f"mailcatcher: cannot use the store's index ({error}); the next message a "
-                "catcher stores sets a damaged index aside and starts a new one",
-                file=sys.stderr,
-            )
             return EXIT_NO_STORE

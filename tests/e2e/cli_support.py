@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import smtplib
 import subprocess
@@ -97,6 +98,45 @@ def plain(subject: str, to: str, body: str = "Hello.\n") -> EmailMessage:
     return message
 
 
+#: What a terminal would act on, hidden in a mail: OSC 52 (write the clipboard) in the
+#: subject, OSC 0 (retitle the window), CSI sequences (clear the screen, hide text) and
+#: U+009B, which is CSI as one C1 character.
+TITLE = "\x1b]0;TITLE\x07"
+HOSTILE_SENDER = "eve\x1b[8m@example.com"  # aiosmtpd keeps "eve\x1b", cut at the "["
+HOSTILE_TEXT = (
+    f"Hello {TITLE} there \u009b2J.\r\nConfirm: https://shop.example/confirm?t=1{TITLE}\r\nBye\r\n"
+)
+HOSTILE_HTML = f'<p>Hi {TITLE}<a href="https://shop.example/h">go</a></p>'
+
+
+def hostile_mail() -> bytes:
+    """A mail whose subject, From, body, links and HTML hold terminal control sequences.
+
+    The subject is the RFC 2047 word ``=?utf-8?q?hi=1B]52;c;...=07?=``; the text part is
+    base64 with CRLF line ends, as many mail programs send it; the HTML part is 8bit.
+    """
+    text = base64.encodebytes(HOSTILE_TEXT.encode()).decode().replace("\n", "\r\n")
+    return (
+        "From: =?utf-8?q?Eve=1B[2J?= <eve@example.com>\r\n"
+        "To: eva@example.com\r\n"
+        "Subject: =?utf-8?q?hi=1B]52;c;aGFja2Vk=07_=C2=9B31m?=\r\n"
+        "MIME-Version: 1.0\r\n"
+        'Content-Type: multipart/alternative; boundary="b"\r\n'
+        "\r\n"
+        "--b\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: base64\r\n"
+        "\r\n"
+        f"{text}"
+        "--b\r\n"
+        "Content-Type: text/html; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n"
+        "\r\n"
+        f"{HOSTILE_HTML}\r\n"
+        "--b--\r\n"
+    ).encode()
+
+
 def wire_bytes(message: EmailMessage) -> bytes:
     """The message as SMTP carries it (CRLF lines), for `smtplib.SMTP.sendmail`.
 
@@ -108,17 +148,18 @@ def wire_bytes(message: EmailMessage) -> bytes:
 def send(
     host: str,
     port: int,
-    message: EmailMessage,
+    message: EmailMessage | bytes,
     sender: str,
     rcpts: list[str],
     *,
     login: tuple[str, str] | None = None,
 ) -> None:
-    """Send `message` with smtplib; return once the server has answered 250."""
+    """Send `message` (or its wire bytes) with smtplib; return once the server says 250."""
+    data = message if isinstance(message, bytes) else wire_bytes(message)
     with smtplib.SMTP(host, port, timeout=30) as client:
         if login is not None:
             client.login(*login)
-        client.sendmail(sender, rcpts, wire_bytes(message))
+        client.sendmail(sender, rcpts, data)
 
 
 # --- catchers and the command -------------------------------------------------------------

@@ -8,6 +8,7 @@ output and exit status is pinned, and so is every documented error.
 from __future__ import annotations
 
 import json
+import mailbox
 import os
 import re
 import signal
@@ -25,11 +26,14 @@ import pytest
 from mailcatcher import cli
 from tests.e2e.cli_support import (
     CONFIRM,
+    HOSTILE_HTML,
+    HOSTILE_SENDER,
     LINKS,
     MAILCATCHER,
     PDF,
     PNG,
     catcher,
+    hostile_mail,
     plain,
     run_cli,
     send,
@@ -179,6 +183,105 @@ def test_links_into_a_closed_pipe_is_no_error(store: Store) -> None:
     )
     assert done.stdout == f"{LINKS[0]}\n"
     assert "Traceback" not in done.stderr
+
+
+# --- mail that talks to the terminal ------------------------------------------------------
+
+#: What a terminal acts on rather than shows: C0 (but LF and TAB), DEL and C1.
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@dataclass
+class Hostile:
+    """A Maildir holding `hostile_mail`, and what ``serve`` printed when it arrived."""
+
+    path: Path
+    arrivals: str  # serve's output after its banner
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
+    maildir = tmp_path_factory.mktemp("hostile") / "mail"
+    process, port, _ = start_serve("--no-http", "--dir", str(maildir))
+    try:
+        send(HOST, port, hostile_mail(), HOSTILE_SENDER, ["eva@example.com"])
+        os.kill(process.pid, signal.SIGTERM)
+        out, err = process.communicate(timeout=15)
+    finally:
+        stop(process)
+    assert (process.returncode, err) == (0, b""), err
+    return Hostile(maildir, out.decode())  # start_serve has read the banner
+
+
+# A subject, a display name, a body, a link and an HTML source each carry escape sequences;
+# the envelope sender carries an ESC (aiosmtpd cuts the address there). Each is shown with
+# the ESC as a visible \x1b, and the base64 part's CRLF line ends stay plain line ends.
+SHOWN_SUBJECT = "hi\\x1b]52;c;aGFja2Vk\\x07 \\x9b31m"
+SHOWN_LINK = "https://shop.example/confirm?t=1\\x1b]0;TITLE\\x07"
+QUOTED_SUBJECT = '"hi\\u001b]52;c;aGFja2Vk\\u0007 \\u009b31m"'  # a JSON string, as list prints
+#: The line ``list`` and ``serve`` print about it.
+HOSTILE_SUMMARY = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  eve\\x1b -> eva@example\.com  "
+    + re.escape(QUOTED_SUBJECT)
+    + r"  \d+ B\n"
+)
+
+
+def test_show_makes_terminal_controls_from_the_mail_visible(hostile: Hostile) -> None:
+    result = run_cli("show", str(hostile.path))
+    assert result.status == 0, result.err
+    assert CONTROLS.search(result.out) is None, repr(result.out)
+    head, _, body = result.out.partition("\n\n")
+    assert head.splitlines()[1:4] == [
+        "Envelope:  eve\\x1b -> eva@example.com",
+        "From:      Eve\\x1b[2J <eve@example.com>",
+        "To:        eva@example.com",
+    ]
+    assert f"Subject:   {SHOWN_SUBJECT}" in head.splitlines()
+    assert body == (
+        "Hello \\x1b]0;TITLE\\x07 there \\x9b2J.\n"
+        f"Confirm: {SHOWN_LINK}\n"
+        "Bye\n\n"
+        f"Links (2):\n  {SHOWN_LINK}\n  https://shop.example/h\n"
+    )
+    html = run_cli("show", str(hostile.path), "--html")
+    assert html.out == HOSTILE_HTML.replace("\x1b", "\\x1b").replace("\x07", "\\x07") + "\n"
+
+
+def test_list_wait_and_links_make_terminal_controls_visible(hostile: Hostile) -> None:
+    listed = run_cli("list", str(hostile.path))
+    assert HOSTILE_SUMMARY.fullmatch(listed.out), repr(listed.out)
+    waited = run_cli("wait", str(hostile.path), "--timeout", "5")
+    assert waited.out == f"eve\\x1b -> eva@example.com  {QUOTED_SUBJECT}\n"
+    links = run_cli("links", str(hostile.path))
+    assert links.out == f"{SHOWN_LINK}\nhttps://shop.example/h\n"
+    # wait's timeout lists what the store holds, envelope sender included, on stderr.
+    missed = run_cli("wait", str(hostile.path), "--to", "bob@example.com", "--timeout", "0.1")
+    assert missed.status == 5
+    assert "from eve\\x1b: " in missed.err
+    for result in (listed, waited, links, missed):
+        assert CONTROLS.search(result.out + result.err) is None, repr(result)
+
+
+def test_serve_makes_terminal_controls_visible_in_its_arrival_lines(hostile: Hostile) -> None:
+    assert HOSTILE_SUMMARY.fullmatch(hostile.arrivals), repr(hostile.arrivals)
+
+
+def test_raw_and_json_keep_the_mail_exact(hostile: Hostile) -> None:
+    (stored,) = (hostile.path / "new").iterdir()
+    raw = subprocess.run(
+        [*MAILCATCHER, "show", str(hostile.path), "--raw"], capture_output=True, timeout=30
+    )
+    assert raw.stdout == stored.read_bytes()
+    assert b"\x1b]0;TITLE\x07" in raw.stdout  # --raw is what was stored, byte for byte
+    shown = run_cli("show", str(hostile.path), "--json")
+    assert CONTROLS.search(shown.out) is None, repr(shown.out)  # C1 too: \u009b, not U+009B
+    message = json.loads(shown.out)
+    assert message["subject"] == "hi\x1b]52;c;aGFja2Vk\x07 \x9b31m"
+    assert message["html"] == HOSTILE_HTML
+    listed = run_cli("list", str(hostile.path), "--json")
+    assert CONTROLS.search(listed.out) is None, repr(listed.out)
+    assert json.loads(listed.out)[0]["subject"] == message["subject"]
 
 
 def test_list(store: Store) -> None:
@@ -337,6 +440,29 @@ def test_clear_then_show_says_the_store_is_empty(tmp_path: Path) -> None:
     assert json.loads(run_cli("list", str(maildir), "--json").out) == []
 
 
+def test_clear_over_a_damaged_index_deletes_the_mail_and_warns(tmp_path: Path) -> None:
+    maildir = tmp_path / "mail"
+    with catcher("aiosmtpd", maildir) as server:
+        for number in range(2):
+            send(
+                server.host,
+                server.port,
+                plain(f"n{number}", "eva@example.com"),
+                "app@example.com",
+                ["eva@example.com"],
+            )
+    # A bad disk, or a stray `cp` over the file: the index is not a database any more.
+    # Readers treat it as missing; `clear` needs no index to delete the messages.
+    (maildir / ".mailcatcher.sqlite3").write_bytes(b"this is not an SQLite database\n" * 200)
+    for name in (".mailcatcher.sqlite3-wal", ".mailcatcher.sqlite3-shm"):
+        (maildir / name).unlink(missing_ok=True)
+    cleared = run_cli("clear", str(maildir))
+    assert (cleared.status, cleared.out) == (0, f"Removed 2 messages from {maildir}\n"), cleared
+    assert list((maildir / "new").iterdir()) == []
+    assert cleared.err.startswith("mailcatcher: warning: "), cleared.err
+    assert all(line.startswith("mailcatcher: warning: ") for line in cleared.err.splitlines())
+
+
 def test_readers_work_over_a_mail_file_too(tmp_path: Path) -> None:
     mail_file = tmp_path / "latest.mail"
     with aiosmtpd("mailcatcher.catcher.MailFile", str(mail_file)) as server:
@@ -379,6 +505,11 @@ def test_readers_work_over_a_mail_file_too(tmp_path: Path) -> None:
         (["serve", "--dir", "{plain_dir}"], 3,
          "mailcatcher: cannot use {plain_dir} as a Maildir: it holds other files and no cur/ "
          "and new/"),
+        (["serve", "--dir", "{plain_dir}/cat.jpg"], 3,
+         "mailcatcher: cannot use {plain_dir}/cat.jpg as a Maildir: it is a file"),
+        (["serve", "--dir", "{missing}/mail"], 3,
+         "mailcatcher: cannot use {missing}/mail as a Maildir: directory {missing} does not "
+         "exist"),
         (["frobnicate"], 2, "mailcatcher: error: argument COMMAND: invalid choice: 'frobnicate'"),
     ],
 )  # fmt: skip
@@ -478,6 +609,41 @@ def test_serve_stops_cleanly_and_removes_its_temporary_maildir(signum: int) -> N
     assert err == b""
     assert b'app@example.com -> eva@example.com  "Hi"' in out  # one line per caught message
     assert not maildir.exists()
+
+
+def test_serve_keeps_catching_after_its_reader_goes_away(tmp_path: Path) -> None:
+    # `mailcatcher serve | head -n1`: head exits, and each arrival line meets a closed pipe.
+    maildir = tmp_path / "mail"
+    port = free_port()
+    process = subprocess.Popen(
+        [*MAILCATCHER, "serve", "--no-http", "--smtp", f"{HOST}:{port}", "--dir", str(maildir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        # Buffered, as in a shell pipe: the failed line stays in the buffer for exit.
+        env={name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"},
+    )
+    try:
+        wait_for_port(port, process)
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith(b"SMTP  ")
+        process.stdout.close()
+        for number in range(3):
+            # send() returns only on a 250 for the DATA.
+            send(
+                HOST,
+                port,
+                plain(f"n{number}", "bob@example.com"),
+                "app@example.com",
+                ["bob@example.com"],
+            )
+            assert process.poll() is None
+        os.kill(process.pid, signal.SIGTERM)
+        _, err = process.communicate(timeout=15)
+    finally:
+        stop(process)
+    assert (process.returncode, err) == (0, b"")  # quietly: no traceback, no exit status 120
+    subjects = [message["Subject"] for message in mailbox.Maildir(maildir, create=False)]
+    assert sorted(subjects) == ["n0", "n1", "n2"]
 
 
 def test_serve_keeps_a_given_dir_and_records_auth_and_starttls(tmp_path: Path) -> None:
