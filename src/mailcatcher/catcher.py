@@ -102,14 +102,21 @@ class _Catcher(Message):
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Store the message, then answer: ``250`` only once it is on disk.
 
-        Parsing and writing run in a worker thread: a rename on ext4 can wait a
-        millisecond or more for the disk, and a large message takes a second to
-        parse; on the event loop either would stall every other client. One worker
-        keeps messages stored in the order they arrived.
+        A message of up to `THREAD_THRESHOLD` bytes is parsed and written on the event
+        loop: it takes well under a millisecond, and handing it to a thread cost more
+        (bench/throughput.py: 0.41x Sink at 1 KiB with 16 clients through a thread,
+        0.64x without). A larger one goes to a worker thread, so that parsing it (a
+        second for 25 MiB) does not stall every other client.
         """
-        loop = asyncio.get_running_loop()
         try:
-            entry = await loop.run_in_executor(self._worker(), self._receive, session, envelope)
+            size = len(envelope.original_content or b"")
+            if size <= THREAD_THRESHOLD:
+                entry = self._receive(session, envelope)
+            else:
+                loop = asyncio.get_running_loop()
+                entry = await loop.run_in_executor(
+                    self._worker(), self._receive, session, envelope
+                )
         except OSError as error:
             reason = error.strerror or str(error)
             log.error("cannot write %s: %s", self.path, reason)
@@ -152,6 +159,8 @@ class _Catcher(Message):
         raise NotImplementedError
 
 
+#: Messages larger than this (bytes) are parsed and stored in a worker thread.
+THREAD_THRESHOLD = 1024 * 1024
 #: How much of the DATA the parser is fed at a time; see `_parse_bytes`.
 _FEED_CHUNK = 64 * 1024
 

@@ -72,6 +72,7 @@ def _atomic_write(message: Message, target: Path) -> None:
             # filter). Kernels before Linux 6.13 stamp files from a clock up to a tick
             # behind time.time(); stamping it ourselves keeps ``since=time.time()``
             # before a send from missing the message.
+            fp.flush()  # a later flush would stamp the file again
             now = time.time_ns()
             os.utime(fp.fileno(), ns=(now, now))
         os.replace(temporary, target)
