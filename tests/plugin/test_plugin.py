@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import textwrap
 
 import pytest
 
-from tests.support import HOST
+from tests.support import port_is_free
 
 # The child runs as strictly as this suite: a warning (an unclosed socket, aiosmtpd's
 # AUTH-without-TLS warning) is an error, an unknown marker too. Hypothesis's plugin,
@@ -36,17 +35,6 @@ def child(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makepyfile(sending=SEND)
     pytester.syspathinsert()
     return pytester
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-            sock.listen()
-        except OSError:
-            return False
-    return True
 
 
 # The README's "Testing with pytest" example, as written there.

@@ -20,7 +20,7 @@ import pytest
 from mailcatcher import get_messages
 from mailcatcher.catcher import MailDir
 from mailcatcher.server import ServerOptions, ThreadedSMTP, start_smtp
-from tests.support import HOST
+from tests.support import HOST, port_is_free
 
 MESSAGE = b"From: app@example.com\r\nTo: eva@example.com\r\nSubject: Hello\r\n\r\nHi Eva\r\n"
 
@@ -37,18 +37,6 @@ def running(handler: Any, **options: Any) -> Iterator[ThreadedSMTP]:
     with ThreadedSMTP(handler, ServerOptions(**options)) as server:
         yield server
     assert server.errors == []
-
-
-def port_is_free(port: int) -> bool:
-    """Whether a new server could listen on `port` (as servers do, with SO_REUSEADDR)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((HOST, port))
-            sock.listen()
-        except OSError:
-            return False
-    return True
 
 
 def login_with(client: smtplib.SMTP, mechanism: str, user: str, password: str) -> None:
