@@ -114,9 +114,7 @@ class _Catcher(Message):
                 entry = self._receive(session, envelope)
             else:
                 loop = asyncio.get_running_loop()
-                entry = await loop.run_in_executor(
-                    self._worker(), self._receive, session, envelope
-                )
+                entry = await loop.run_in_executor(self._worker(), self._receive, session, envelope)
         except OSError as error:
             reason = error.strerror or str(error)
             log.error("cannot write %s: %s", self.path, reason)
