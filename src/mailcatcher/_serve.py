@@ -14,10 +14,12 @@ import errno
 import importlib.util
 import logging
 import os
+import queue
 import shutil
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,13 +89,19 @@ def _cannot_listen(what: str, host: str, port: int, error: OSError, flag: str) -
 class _Console:
     """What ``serve`` and ``web`` print for the person who started them, while anyone reads.
 
-    The lines are a courtesy, the mail is not: with ``mailcatcher serve | head -n1`` the
-    reader is gone after one line and every later print raises `BrokenPipeError`, in the
-    catcher's listener for an arrival line. The first failure ends the printing, quietly.
+    The lines are a courtesy, the mail is not. With ``mailcatcher serve | head -n1`` the
+    reader is gone after one line and every later print raises `BrokenPipeError`: the
+    first failure ends the printing, quietly. With ``mailcatcher serve | less`` left
+    unscrolled, or a suspended terminal, the reader is there but does not read: once the
+    pipe is full a print would block the event loop and every SMTP client with it, so
+    arrival lines go through a bounded queue to a printer thread, and are dropped when
+    the queue is full.
     """
 
     def __init__(self) -> None:
         self.gone = False
+        self._lines: queue.Queue[str] = queue.Queue(maxsize=_QUEUED_LINES)
+        self._printer: threading.Thread | None = None
 
     def say(self, text: str) -> None:
         """Print `text` and flush it, unless stdout has failed before."""
@@ -106,8 +114,31 @@ class _Console:
             _discard_stdout()
 
     def arrival(self, entry: Entry) -> None:
-        """A catcher listener: one line per stored message."""
-        self.say(summary(entry))
+        """A catcher listener: one line per stored message, never waiting for the reader."""
+        if self.gone:
+            return
+        if self._printer is None:
+            self._printer = threading.Thread(
+                target=self._print_lines, name="mailcatcher-console", daemon=True
+            )
+            self._printer.start()
+        with contextlib.suppress(queue.Full):
+            self._lines.put_nowait(summary(entry))
+
+    def _print_lines(self) -> None:
+        # os.write, not print(): a daemon thread blocked inside print() would hold
+        # stdout's lock when the interpreter exits, and Python aborts on that.
+        while not self.gone:
+            line = self._lines.get() + "\n"
+            try:
+                os.write(sys.stdout.fileno(), line.encode("utf-8", "replace"))
+            except (OSError, ValueError):
+                self.gone = True
+                _discard_stdout()
+
+
+#: Arrival lines waiting for a slow reader before new ones are dropped.
+_QUEUED_LINES = 1000
 
 
 def _discard_stdout() -> None:

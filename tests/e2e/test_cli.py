@@ -646,6 +646,32 @@ def test_serve_keeps_catching_after_its_reader_goes_away(tmp_path: Path) -> None
     assert sorted(subjects) == ["n0", "n1", "n2"]
 
 
+def test_serve_keeps_catching_while_its_reader_does_not_read(tmp_path: Path) -> None:
+    # `mailcatcher serve | less`, never scrolled: the pipe fills after ~64 KiB of arrival
+    # lines. Printing on the event loop would then block every SMTP client.
+    maildir = tmp_path / "mail"
+    port = free_port()
+    process = subprocess.Popen(
+        [*MAILCATCHER, "serve", "--no-http", "--smtp", f"{HOST}:{port}", "--dir", str(maildir)],
+        stdout=subprocess.PIPE,  # never read until the end
+        stderr=subprocess.PIPE,
+    )
+    count = 1500  # about 150 KB of arrival lines: more than a pipe holds
+    try:
+        wait_for_port(port, process)
+        with smtplib.SMTP(HOST, port, timeout=10) as client:
+            for number in range(count):
+                client.sendmail(
+                    "app@example.com",
+                    ["bob@example.com"],
+                    f"Subject: n{number}\r\n\r\nhi\r\n".encode(),
+                )
+        assert process.poll() is None
+    finally:
+        stop(process)
+    assert len(os.listdir(maildir / "new")) == count
+
+
 def test_serve_keeps_a_given_dir_and_records_auth_and_starttls(tmp_path: Path) -> None:
     maildir = tmp_path / "kept"
     process, port, banner = start_serve("--no-http", "--tls", "--dir", str(maildir), "--keep", "5")
