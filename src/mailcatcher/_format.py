@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ._mime import (
-    decode_value,
     file_parts,
     header_text,
     is_body_text,
@@ -35,6 +34,8 @@ RCPT_TO_HEADER = "X-RcptTo"
 AUTH_USER_HEADER = "X-Mailcatcher-Auth-User"
 ENVELOPE_HEADERS = (PEER_HEADER, MAIL_FROM_HEADER, RCPT_TO_HEADER, AUTH_USER_HEADER)
 
+#: Stored files are readable by everyone, as a file a mail client delivers would be.
+FILE_MODE = 0o644
 #: How much of a message's text the index keeps for free-text search.
 SEARCH_TEXT_LIMIT = 64 * 1024
 
@@ -203,8 +204,3 @@ def search_text(message: Message) -> str:
             except LookupError:
                 chunks.append(payload.decode("utf-8", "replace"))
     return "\n".join(chunks)[:SEARCH_TEXT_LIMIT]
-
-
-def decode_header_value(value: object) -> str:
-    """Decode a header value (folded, RFC 2047, raw UTF-8) into text; never raise."""
-    return decode_value(value)

@@ -24,10 +24,9 @@ from email.message import Message
 from email.parser import BytesParser
 from pathlib import Path
 
-from ._format import Entry, search_text, summarize, write_message
+from ._format import FILE_MODE, Entry, search_text, summarize, write_message
 
 INDEX_NAME = ".mailcatcher.sqlite3"
-_FILE_MODE = 0o644
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -166,7 +165,7 @@ class MaildirStore:
             assert db is not None  # create=True always opens it
             try:
                 with open(temporary, "xb") as fp:
-                    os.fchmod(fp.fileno(), _FILE_MODE)
+                    os.fchmod(fp.fileno(), FILE_MODE)
                     write_message(message, fp)
                     size = fp.tell()
                 entry = summarize(message, id=name, path=final, stored=now, size=size)
@@ -245,11 +244,7 @@ class MaildirStore:
                         marks = ", ".join("?" * len(chunk))
                         rows += db.execute(f"{query} WHERE id IN ({marks})", chunk).fetchall()
             except sqlite3.Error as error:
-                warnings.warn(
-                    f"cannot read the index {self.path / INDEX_NAME}: {error}; "
-                    "parsing every message instead",
-                    stacklevel=3,
-                )
+                self._warn_index(error)
                 return {}
         return {str(row[0]): row for row in rows}
 

@@ -23,17 +23,18 @@ from typing import TypeAlias
 from ._format import (
     AUTH_USER_HEADER,
     ENVELOPE_HEADERS,
+    FILE_MODE,
     MAIL_FROM_HEADER,
     PEER_HEADER,
     RCPT_TO_HEADER,
     Entry,
-    decode_header_value,
     parse_message,
     search_text,
     summarize,
     write_message,
 )
 from ._maildir import INDEX_NAME, MaildirStore, is_maildir
+from ._mime import decode_value as decode_header_value
 
 __all__ = [
     "AUTH_USER_HEADER",
@@ -58,7 +59,6 @@ __all__ = [
 ]
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
-_FILE_MODE = 0o644
 
 
 def _atomic_write(message: Message, target: Path) -> None:
@@ -66,7 +66,7 @@ def _atomic_write(message: Message, target: Path) -> None:
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as fp:
-            os.fchmod(fp.fileno(), _FILE_MODE)
+            os.fchmod(fp.fileno(), FILE_MODE)
             write_message(message, fp)
             # The file's time is when it was stored (`Entry.stored`, the ``since=``
             # filter). Kernels before Linux 6.13 stamp files from a clock up to a tick
