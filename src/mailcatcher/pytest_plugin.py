@@ -27,15 +27,15 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-import time
-from email.message import EmailMessage
+from collections.abc import Iterable
+from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .query import Filter, describe_entry
-from .store import Entry, MaildirStore, parse_message
+from . import query
+from .store import Entry, MaildirStore, Store, sort_newest_first
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -56,12 +56,79 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _MARKER_HELP)
 
 
-class MailTimeoutError(AssertionError):
+class MailTimeoutError(query.MailTimeoutError, AssertionError):
     """`Mailcatcher.wait_for_message` saw no matching message in time.
 
-    An `AssertionError`, so pytest reports it as a failed expectation and
+    The library's `mailcatcher.query.MailTimeoutError` (a `TimeoutError`), and an
+    `AssertionError` too, so pytest reports it as a failed expectation and
     ``pytest.raises(AssertionError)`` catches it.
     """
+
+
+class _TestMail(Store):
+    """The mail of one test, as a store: a view of the shared Maildir.
+
+    The catcher reports each stored message; only those reported while the test runs
+    are listed, so the one query core (`mailcatcher.query`) reads a test's own mail.
+    """
+
+    def __init__(self, maildir: MaildirStore) -> None:
+        self.path = maildir.path
+        self._maildir = maildir
+        self._arrived = threading.Condition()
+        self._entries: list[Entry] = []  # oldest first, as they arrived
+
+    def report(self, entry: Entry) -> None:
+        """Report a stored message (from the server's thread); wakes waiting tests."""
+        with self._arrived:
+            self._entries.append(entry)
+            self._arrived.notify_all()
+
+    def add(self, message: Message, *, keep: int | None = None) -> Entry:
+        """Store `message` in the Maildir as this test's."""
+        entry = self._maildir.add(message, keep=keep)
+        self.report(entry)
+        return entry
+
+    def oldest_first(self) -> list[Entry]:
+        """This test's entries in arrival order."""
+        with self._arrived:
+            return list(self._entries)
+
+    def entries(self) -> list[Entry]:
+        """This test's entries, newest first, ordered as every store orders them."""
+        found = self.oldest_first()
+        sort_newest_first(found)
+        return found
+
+    def read_bytes(self, id: str, limit: int | None = None) -> bytes:
+        """The stored bytes of `id`, from the Maildir."""
+        return self._maildir.read_bytes(id, limit)
+
+    def delete(self, ids: Iterable[str]) -> None:
+        """Forget and delete `ids`."""
+        wanted = set(ids)
+        with self._arrived:
+            self._entries = [entry for entry in self._entries if entry.id not in wanted]
+        self._maildir.delete(wanted)
+
+    def clear(self) -> None:
+        """Forget and delete every message of this test."""
+        self.delete([entry.id for entry in self.oldest_first()])
+
+    def search_text(self, needle: str, *, among: Iterable[Entry] | None = None) -> set[str]:
+        """This test's IDs whose body text contains `needle` (see `Store.search_text`)."""
+        return self._maildir.search_text(needle, among=self.entries() if among is None else among)
+
+    def signature(self) -> object:
+        """Changes with every message reported or deleted."""
+        with self._arrived:
+            return tuple(entry.id for entry in self._entries)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep up to `seconds`, waking the moment a message is reported."""
+        with self._arrived:
+            self._arrived.wait(seconds)
 
 
 class _Server:
@@ -142,27 +209,24 @@ class Mailcatcher:
         #: The options the server runs with.
         self.options: ServerOptions = server.server.options
         self._server = server
-        self._arrived = threading.Condition()
-        self._entries: list[Entry] = []
+        self._mail = _TestMail(server.maildir)
 
     def __repr__(self) -> str:
-        return f"<Mailcatcher {self.host}:{self.port} {len(self._entries)} message(s)>"
+        return f"<Mailcatcher {self.host}:{self.port} {len(self.entries)} message(s)>"
 
     def _add(self, entry: Entry) -> None:
-        with self._arrived:
-            self._entries.append(entry)
-            self._arrived.notify_all()
+        self._mail.report(entry)
 
     @property
     def entries(self) -> list[Entry]:
         """Summaries (envelope, subject, login) of this test's messages, oldest first."""
-        with self._arrived:
-            return list(self._entries)
+        return self._mail.oldest_first()
 
     @property
     def messages(self) -> list[EmailMessage]:
         """Every message caught during this test, oldest first."""
-        return [message for message in map(self._read, self.entries) if message is not None]
+        found = query.messages(self._mail, query.Filter())
+        return [match.message for match in reversed(found)]
 
     def get_latest_message(
         self, *, to: str | None = None, sender: str | None = None, subject: str | None = None
@@ -174,13 +238,8 @@ class Mailcatcher:
             sender: the envelope sender (MAIL FROM).
             subject: a part of the subject, in any case.
         """
-        wanted = Filter(to=to, sender=sender, subject=subject)
-        for entry in reversed(self.entries):
-            if wanted.matches(entry):
-                message = self._read(entry)
-                if message is not None:
-                    return message
-        return None
+        found = query.latest(self._mail, query.Filter(to=to, sender=sender, subject=subject))
+        return None if found is None else found.message
 
     #: The same, under the name the aiosmtpd article's hand-written fixture uses.
     get_latest_email = get_latest_message
@@ -196,53 +255,25 @@ class Mailcatcher:
         """Return the newest matching message of this test, waiting for one to arrive.
 
         Returns at once when one is already there; otherwise wakes the moment the
-        server stores one (no polling), so mail sent by a background thread or worker
-        is caught as soon as it lands. Filters as in `get_latest_message`.
+        server stores one, so mail sent by a background thread or worker is caught as
+        soon as it lands. Filters as in `get_latest_message`.
 
         Raises:
             MailTimeoutError: nothing matched within `timeout` seconds; the message
                 lists what did arrive (recipients, sender, subject).
         """
         __tracebackhide__ = True
-        wanted = Filter(to=to, sender=sender, subject=subject)
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._arrived:
-                found = next((e for e in reversed(self._entries) if wanted.matches(e)), None)
-                while found is None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise MailTimeoutError(self._timeout_message(wanted, timeout))
-                    self._arrived.wait(remaining)
-                    found = next((e for e in reversed(self._entries) if wanted.matches(e)), None)
-            message = self._read(found)
-            if message is not None:
-                return message
-            # Deleted (by clear() in another thread) between finding and reading.
-            with self._arrived:
-                if found in self._entries:
-                    self._entries.remove(found)
-
-    def _timeout_message(self, wanted: Filter, timeout: float) -> str:
-        lines = [
-            f"no message matching {wanted.describe()} arrived at "
-            f"{self.host}:{self.port} within {timeout:g} s"
-        ]
-        if not self._entries:
-            lines.append("this test caught no message at all")
-        else:
-            lines.append(f"this test caught {len(self._entries)} message(s), oldest first:")
-            lines.extend(describe_entry(entry) for entry in self._entries[:20])
-            if len(self._entries) > 20:
-                lines.append(f"  ... and {len(self._entries) - 20} more")
-        return "\n".join(lines)
+        wanted = query.Filter(to=to, sender=sender, subject=subject)
+        where = f"{self.host}:{self.port} during this test"
+        try:
+            found = query.wait(self._mail, wanted, timeout, where=where, pause=self._mail.pause)
+        except query.MailTimeoutError as error:
+            raise MailTimeoutError(*error.args) from None
+        return found.message
 
     def clear(self) -> None:
         """Forget and delete every message caught so far in this test."""
-        with self._arrived:
-            ids = [entry.id for entry in self._entries]
-            self._entries.clear()
-        self._server.maildir.delete(ids)
+        self._mail.clear()
 
     @property
     def errors(self) -> list[str]:
@@ -252,16 +283,6 @@ class Mailcatcher:
         provokes them on purpose clears this list.
         """
         return self._server.server.errors
-
-    def _read(self, entry: Entry) -> EmailMessage | None:
-        try:
-            return parse_message(entry.path.read_bytes())
-        except FileNotFoundError:
-            pass
-        try:  # a mail client may have moved it from new/ to cur/
-            return parse_message(self._server.maildir.read_bytes(entry.id))
-        except KeyError:
-            return None
 
     def _fail_on_errors(self) -> None:
         __tracebackhide__ = True

@@ -1,31 +1,85 @@
-"""Reading caught mail back: the latest message, all messages, waiting for one.
+"""Finding caught mail: one `Filter`, and `latest`, `messages` and `wait` over any store.
 
-Every function takes the path of a store (a `MailFile` file or a `MailDir`
-directory), so a check in another process reads exactly what the server wrote.
-Filters are matched on the store's summaries; only the messages returned are parsed.
+This module is the one home of "the newest message that matches, or wait for one": the
+library functions below, the pytest fixture, the command line and the web side all call
+it, so they agree on what matches, on the order (newest first, see
+`store.sort_newest_first`), and on what a timeout says (`MailTimeoutError`).
+
+Filters are matched on the store's summaries (`Entry`); only the messages returned are
+parsed, by the store.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
+from typing import NamedTuple, Protocol
 
-from .store import Entry, FileStore, Store, StrPath, is_maildir, open_store, opened, parse_message
+from .message import contains
+from .store import Entry, Store, StrPath, current, open_store, opened
 
-#: How often `wait_for_message` looks at the store. Small enough to wake well within
-#: 50 ms of the ``250``; a look is a few ``stat`` calls unless something changed.
+__all__ = [
+    "POLL_INTERVAL",
+    "Filter",
+    "MailTimeoutError",
+    "Match",
+    "Selector",
+    "clear",
+    "describe_entry",
+    "get_latest_message",
+    "get_messages",
+    "latest",
+    "messages",
+    "normalize_address",
+    "timeout_message",
+    "wait",
+    "wait_for_message",
+    "waiting",
+]
+
+#: How often a wait looks at the store. Small enough to wake well within 50 ms of the
+#: ``250``; a look is a few ``stat`` calls unless something changed.
 POLL_INTERVAL = 0.01
 #: Changes younger than this are looked at again: a directory's mtime has a coarse
 #: clock, so two deliveries in one tick leave the same mark.
 _SETTLE = 0.1
+#: How many messages a timeout error lists.
+_LISTED = 10
 #: A dot-atom address (RFC 5322 3.4.1): nothing in it that parseaddr would change.
 _BARE_ADDRESS = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
 )
+
+
+class MailTimeoutError(TimeoutError):
+    """No matching message arrived in time.
+
+    The text names the filter, where it waited and what did arrive, so a failing test
+    or check explains itself. Every wait raises this (the fixture raises a subclass that
+    is also an `AssertionError`).
+    """
+
+
+class Match(NamedTuple):
+    """A message found: its summary and the message, parsed by the store."""
+
+    entry: Entry
+    message: EmailMessage
+
+
+class Selector(Protocol):
+    """What a query looks for: a `Filter`, or a surface's own richer search."""
+
+    def select(self, store: Store, entries: list[Entry]) -> list[Entry]:
+        """The entries (newest first, as given) that match."""
+
+    def describe(self) -> str:
+        """The conditions in words, for error messages."""
 
 
 def normalize_address(address: str) -> str:
@@ -47,7 +101,12 @@ def normalize_address(address: str) -> str:
 
 @dataclass(frozen=True)
 class Filter:
-    """Which messages a query wants; every condition given must hold."""
+    """Which messages a query wants; every condition given must hold.
+
+    `to` and `sender` compare envelope addresses (RCPT TO, MAIL FROM), the domain
+    without regard to case; `subject` is a part of the decoded subject, after case
+    folding; `since` is a `time.time()` value the message was stored at or after.
+    """
 
     to: str | None = None
     sender: str | None = None
@@ -66,7 +125,11 @@ class Filter:
             self.sender
         ):
             return False
-        return self.subject is None or self.subject.casefold() in entry.subject.casefold()
+        return self.subject is None or contains(entry.subject, self.subject)
+
+    def select(self, store: Store, entries: list[Entry]) -> list[Entry]:
+        """The entries that match, in the order given."""
+        return [entry for entry in entries if self.matches(entry)]
 
     def describe(self) -> str:
         """The conditions in words, for error messages."""
@@ -83,11 +146,111 @@ class Filter:
         return ", ".join(parts) if parts else "any message"
 
 
-def _read(store: Store, entry: Entry) -> EmailMessage | None:
+def _first_readable(store: Store, entries: list[Entry]) -> Match | None:
+    for entry in entries:
+        try:
+            return Match(entry, store.read(entry.id))
+        except KeyError:  # deleted (by --keep, a clear) between listing and reading
+            continue
+    return None
+
+
+def latest(store: Store, wanted: Selector) -> Match | None:
+    """The newest message in `store` that `wanted` selects, or ``None``."""
+    return _first_readable(store, wanted.select(store, store.entries()))
+
+
+def messages(store: Store, wanted: Selector) -> list[Match]:
+    """Every message in `store` that `wanted` selects, newest first."""
+    found: list[Match] = []
+    for entry in wanted.select(store, store.entries()):
+        match = _first_readable(store, [entry])
+        if match is not None:
+            found.append(match)
+    return found
+
+
+def waiting(
+    store: Store, wanted: Selector, timeout: float, *, where: str
+) -> Generator[float, None, Match]:
+    """The one wait: look, and yield how long to pause before looking again.
+
+    A generator, so that each caller pauses its own way (`wait` sleeps, the fixture
+    waits on its arrival signal, the web side awaits a change on its event loop) while
+    the looking, the matching and the timeout are the same everywhere. Returns the
+    newest matching message (a message already stored counts); a path that becomes a
+    Maildir while waiting is followed (`store.current`).
+
+    Raises:
+        MailTimeoutError: nothing matched within `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    original = store
+    mark: object = object()
+    checked = 0.0
+    entries: list[Entry] = []
     try:
-        return parse_message(store.read_bytes(entry.id))
-    except KeyError:  # deleted between listing and reading
-        return None
+        while True:
+            store = current(store)
+            now = time.time()
+            signature = store.signature()
+            # Look again when the store changed, and for a moment after (coarse clocks).
+            if signature != mark or now - checked < _SETTLE:
+                if signature != mark:
+                    checked = now
+                mark = signature
+                entries = store.entries()
+                found = _first_readable(store, wanted.select(store, entries))
+                if found is not None:
+                    return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise MailTimeoutError(timeout_message(where, timeout, wanted, entries))
+            yield min(POLL_INTERVAL, remaining)
+    finally:
+        if store is not original:
+            store.close()
+
+
+def wait(
+    store: Store,
+    wanted: Selector,
+    timeout: float,
+    *,
+    where: str,
+    pause: Callable[[float], object] = time.sleep,
+) -> Match:
+    """`waiting`, driven by a blocking `pause` (``time.sleep`` unless given)."""
+    steps = waiting(store, wanted, timeout, where=where)
+    try:
+        while True:
+            pause(next(steps))
+    except StopIteration as done:
+        found: Match = done.value
+        return found
+
+
+def timeout_message(where: str, timeout: float, wanted: Selector, entries: list[Entry]) -> str:
+    """The one text of a wait that timed out: what was wanted, and what did arrive."""
+    lines = [f"no message matching {wanted.describe()} arrived at {where} within {timeout:g} s"]
+    if not entries:
+        lines.append("nothing has arrived there")
+    else:
+        lines.append(f"it holds {len(entries)} message(s), newest first:")
+        lines.extend(describe_entry(entry) for entry in entries[:_LISTED])
+        if len(entries) > _LISTED:
+            lines.append(f"  ... and {len(entries) - _LISTED} more")
+    return "\n".join(lines)
+
+
+def describe_entry(entry: Entry) -> str:
+    """One line naming a message: time, recipients, sender and subject."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(entry.stored))
+    recipients = ", ".join(entry.recipients) or "(none)"
+    return f"  {stamp} to {recipients} from {entry.sender or '<>'}: {entry.subject!r}"
+
+
+# --- the library functions: a path in, messages out ------------------------------------
 
 
 def get_latest_message(
@@ -103,17 +266,14 @@ def get_latest_message(
     ``None`` also when nothing has arrived yet (the file does not exist).
 
     Raises:
-        IsADirectoryError, NotADirectoryError: `path` is a directory but not a Maildir.
+        NotADirectoryError: `path` is a directory but not a Maildir.
+        store.NotAMessageError: `path` is a file that holds no email message.
         PermissionError: `path` cannot be read.
     """
     wanted = Filter(to=to, sender=sender, subject=subject, since=since)
     with opened(path) as store:
-        for entry in store.entries():
-            if wanted.matches(entry):
-                message = _read(store, entry)
-                if message is not None:
-                    return message
-    return None
+        found = latest(store, wanted)
+    return None if found is None else found.message
 
 
 def get_messages(
@@ -126,14 +286,8 @@ def get_messages(
 ) -> list[EmailMessage]:
     """Every matching message stored at `path`, newest first."""
     wanted = Filter(to=to, sender=sender, subject=subject, since=since)
-    messages: list[EmailMessage] = []
     with opened(path) as store:
-        for entry in store.entries():
-            if wanted.matches(entry):
-                message = _read(store, entry)
-                if message is not None:
-                    messages.append(message)
-    return messages
+        return [found.message for found in messages(store, wanted)]
 
 
 def wait_for_message(
@@ -152,62 +306,15 @@ def wait_for_message(
     is returned.
 
     Raises:
-        TimeoutError: nothing matched within `timeout` seconds; the message lists
-            what the store holds, so the failure explains itself.
+        MailTimeoutError: nothing matched within `timeout` seconds; the message lists
+            what the store holds, so the failure explains itself. A `TimeoutError`.
     """
     wanted = Filter(to=to, sender=sender, subject=subject, since=since)
-    deadline = time.monotonic() + timeout
     store = open_store(path)
     try:
-        mark: object = object()
-        checked = 0.0
-        entries: list[Entry] = []
-        while True:
-            half_made = False
-            if isinstance(store, FileStore) and store.path.is_dir():
-                # The path did not exist when the wait began, and a Maildir catcher
-                # (which makes its directory at start-up) has created it since.
-                if is_maildir(store.path):
-                    store.close()
-                    store = open_store(path)
-                else:
-                    half_made = True  # new/ and cur/ are not there yet
-            now = time.time()
-            current = None if half_made else store.signature()
-            if not half_made and (current != mark or now - checked < _SETTLE):
-                if current != mark:
-                    checked = now
-                mark = current
-                entries = store.entries()
-                for entry in entries:
-                    if wanted.matches(entry):
-                        message = _read(store, entry)
-                        if message is not None:
-                            return message
-            if time.monotonic() >= deadline:
-                raise TimeoutError(_timeout_message(path, timeout, wanted, entries))
-            time.sleep(POLL_INTERVAL)
+        return wait(store, wanted, timeout, where=str(path)).message
     finally:
         store.close()
-
-
-def _timeout_message(path: StrPath, timeout: float, wanted: Filter, entries: list[Entry]) -> str:
-    lines = [f"no message matching {wanted.describe()} arrived at {path} within {timeout:g} s"]
-    if not entries:
-        lines.append("the store is empty")
-    else:
-        lines.append(f"it holds {len(entries)} message(s), newest first:")
-        lines.extend(describe_entry(entry) for entry in entries[:10])
-        if len(entries) > 10:
-            lines.append(f"  ... and {len(entries) - 10} more")
-    return "\n".join(lines)
-
-
-def describe_entry(entry: Entry) -> str:
-    """One line naming a message: recipients, sender and subject."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(entry.stored))
-    recipients = ", ".join(entry.recipients) or "(none)"
-    return f"  {stamp} to {recipients} from {entry.sender or '<>'}: {entry.subject!r}"
 
 
 def clear(path: StrPath) -> None:

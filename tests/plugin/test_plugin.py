@@ -70,10 +70,10 @@ def test_a_failed_wait_lists_what_did_arrive(child: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "E   *MailTimeoutError: no message matching to='eva@example.com' arrived at "
-            "127.0.0.1:* within 0.2 s",
-            "E * this test caught 2 message(s), oldest first:",
-            "E *   *:*:* to bob@example.com from app@example.com: 'Your invoice'",
+            "127.0.0.1:* during this test within 0.2 s",
+            "E * it holds 2 message(s), newest first:",
             "E *   *:*:* to carol@example.com from app@example.com: 'Welcome'",
+            "E *   *:*:* to bob@example.com from app@example.com: 'Your invoice'",
         ]
     )
     # The frame shown is the test's own line, not the plugin's insides.
@@ -92,7 +92,7 @@ def test_a_wait_in_a_test_that_caught_nothing_says_so(child: pytest.Pytester) ->
     result.stdout.fnmatch_lines(
         [
             "E   *no message matching subject='Reset your password' arrived * within 0.05 s",
-            "E * this test caught no message at all",
+            "E * nothing has arrived there",
         ]
     )
 

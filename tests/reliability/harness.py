@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 def serve_available() -> bool:
     """Whether ``mailcatcher serve`` exists yet (the CLI and in-process server modules)."""
     source = REPO / "src" / "mailcatcher"
-    return all((source / name).exists() for name in ("cli.py", "server.py", "__main__.py"))
+    return all((source / name).exists() for name in ("cli", "server.py", "__main__.py"))
 
 
 def serve_argv(port: int, store: Path, *extra: str) -> list[str]:

@@ -12,9 +12,9 @@ from typing import BinaryIO
 
 import pytest
 
-from mailcatcher import _format, _maildir, store
+from mailcatcher import store
 from mailcatcher.query import get_latest_message, get_messages
-from mailcatcher.store import FileStore, MaildirStore
+from mailcatcher.store import FileStore, MaildirStore, _file, _format, _maildir
 
 
 def make_message(subject: str, body: str = "hello\n", rcpt: str = "eva@example.com") -> Message:
@@ -52,7 +52,7 @@ def test_failed_write_keeps_previous_file_and_removes_temporary(
     mail.add(make_message("kept"))
     before = target.read_bytes()
     # The failure is injected into the generator; the write path around it is real.
-    monkeypatch.setattr(store, "write_message", fail_halfway)
+    monkeypatch.setattr(_file, "write_message", fail_halfway)
     with pytest.raises(OSError, match="No space left"):
         mail.add(make_message("lost"))
     assert target.read_bytes() == before

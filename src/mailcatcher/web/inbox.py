@@ -16,20 +16,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 from typing import TypeVar
 
-from ..store import (
-    Entry,
-    FileStore,
-    MaildirStore,
-    Store,
-    StrPath,
-    decode_header_value,
-    open_store,
-    parse_message,
-)
+from ..message import header_texts
+from ..store import Entry, Store, StrPath, current, open_store, parse_message
 from . import shapes
 from .search import Query
 
@@ -80,11 +71,10 @@ class Inbox:
     def store(self) -> Store:
         """The current store; a file path that became a Maildir is reopened as one."""
         with self._store_lock:
-            if isinstance(self._store, FileStore) and self.path.is_dir():
-                # The stock aiosmtpd MailDir handler creates its directory on start,
-                # possibly after ``mailcatcher web`` was pointed at the path.
-                with contextlib.suppress(OSError):
-                    self._store = MaildirStore(self.path)
+            # The stock aiosmtpd MailDir handler creates its directory on start,
+            # possibly after ``mailcatcher web`` was pointed at the path.
+            with contextlib.suppress(OSError):
+                self._store = current(self._store)
             return self._store
 
     # --- reading ----------------------------------------------------------------------
@@ -102,11 +92,7 @@ class Inbox:
         # caller waits for the first and then only scans, instead of both building
         # 10,000 entries at once.
         with self._listing_lock:
-            try:
-                return self.store().entries()
-            except IsADirectoryError:
-                # A directory that is not (yet) a Maildir: aiosmtpd is creating it.
-                return []
+            return self.store().entries()
 
     async def find(self, id: str) -> Entry:
         """The entry of `id`.
@@ -175,13 +161,9 @@ class Inbox:
                     self._details.move_to_end(entry.id)
             if cached is None:
                 try:
-                    with open(entry.path, "rb") as fp:
-                        head = fp.read(shapes.SUMMARY_READ_LIMIT)
-                except OSError:
-                    try:
-                        head = self.store().read_bytes(entry.id)[: shapes.SUMMARY_READ_LIMIT]
-                    except (KeyError, OSError):
-                        continue  # deleted meanwhile
+                    head = self.store().read_bytes(entry.id, shapes.SUMMARY_READ_LIMIT)
+                except (KeyError, OSError):
+                    continue  # deleted meanwhile
                 cached = shapes.details(entry, head)
                 with self._details_lock:
                     self._details[entry.id] = cached
@@ -193,12 +175,10 @@ class Inbox:
     def _headers_of(self, entry: Entry, name: str) -> list[str]:
         """Decoded values of header `name` (for the search words that need one)."""
         try:
-            with open(entry.path, "rb") as fp:
-                head = fp.read(shapes.SUMMARY_READ_LIMIT)
-        except OSError:
+            head = self.store().read_bytes(entry.id, shapes.SUMMARY_READ_LIMIT)
+        except (KeyError, OSError):
             return []
-        message = BytesParser().parsebytes(head, headersonly=True)
-        return [decode_header_value(value) for value in message.get_all(name, [])]
+        return header_texts(parse_message(head), name)
 
     async def search(
         self, query: Query, entries: list[Entry] | None = None, *, since: float | None = None

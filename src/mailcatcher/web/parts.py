@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import Message
 
-from .._mime import children, is_container
 from ..message import Attachment, attachments
+from ..message._mime import children, is_container
 
 
 @dataclass(frozen=True)

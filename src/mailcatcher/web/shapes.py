@@ -12,15 +12,12 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage, Message
-from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
-from ..message import html_body, html_to_text, text_body
-from ..store import Entry, decode_header_value
+from ..message import header, header_texts, html_body, html_to_text, text_body
+from ..store import Entry, parse_message
 from . import parts
 
 JSON = dict[str, Any]
@@ -47,21 +44,12 @@ def address(name: str, addr: str) -> JSON:
 def addresses(message: Message, header: str) -> list[JSON]:
     """The addresses in every `header` field of `message`, decoded; never raises."""
     found: list[JSON] = []
-    for value in message.get_all(header, []):
+    for text in header_texts(message, header):
         try:
-            # policy.default parses address headers; a header it could not parse, or a
-            # compat32 message, gives a plain string instead.
-            groups = getattr(value, "addresses", None)
-            if groups is None:
-                raise ValueError("not a parsed address header")
-            found.extend(
-                address(item.display_name, item.addr_spec)
-                for item in groups
-                if isinstance(item, Address)
-            )
-        except (AttributeError, ValueError, TypeError, IndexError):
-            text = decode_header_value(value)
-            found.extend(address(name, addr) for name, addr in getaddresses([text]) if addr)
+            pairs = getaddresses([text])
+        except Exception:  # the stdlib's address parser on malformed input: the sender's
+            pairs = []
+        found.extend(address(name, addr) for name, addr in pairs if addr)
     return found
 
 
@@ -70,15 +58,15 @@ def first_address(message: Message, header: str, fallback: str) -> JSON:
     found = addresses(message, header)
     if found:
         return found[0]
-    raw = message.get(header)
-    if raw:
-        return address(decode_header_value(raw), "")
+    text = header_text(message, header)
+    if text:
+        return address(text, "")
     return address("", fallback)
 
 
-def header_text(message: Message, header: str) -> str:
-    """One header's decoded text, or ``""``."""
-    return decode_header_value(message.get(header)).strip()
+def header_text(message: Message, name: str) -> str:
+    """One header's decoded text, or ``""`` (the one decoder, `message.header`)."""
+    return header(message, name)
 
 
 def snippet(message: Message) -> str:
@@ -106,7 +94,7 @@ class Details:
 
 def details(entry: Entry, head: bytes) -> Details:
     """Summarize a message from its first bytes (`SUMMARY_READ_LIMIT` is plenty)."""
-    message = BytesParser(policy=policy.default).parsebytes(head)
+    message = parse_message(head)
     return Details(
         message_id=header_text(message, "Message-ID").strip("<>"),
         from_=first_address(message, "From", entry.sender),
@@ -180,10 +168,10 @@ def attachment(part: parts.Part) -> JSON:
 
 def _date(message: Message, entry: Entry) -> str:
     """The Date header as RFC 3339, or the time the message was stored."""
-    raw = message.get("Date")
+    raw = header_text(message, "Date")
     if raw:
         try:
-            moment = parsedate_to_datetime(str(raw))
+            moment = parsedate_to_datetime(raw)
         except (TypeError, ValueError, IndexError):
             moment = None
         if moment is not None:
@@ -247,7 +235,7 @@ def canonical_header_name(name: str) -> str:
 
 def headers(data: bytes) -> dict[str, list[str]]:
     """Every header as Mailpit's ``/headers`` gives it: canonical names, sorted, raw values."""
-    message = BytesParser(policy=policy.compat32).parsebytes(data, headersonly=True)
+    message = parse_message(data)
     found: dict[str, list[str]] = {}
     for name, value in message.raw_items():
         # Unfold (RFC 5322 2.2.3) the way Go's textproto does: one space per fold.

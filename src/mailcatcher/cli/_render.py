@@ -11,8 +11,8 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from . import message as _message
-from .store import Entry, decode_header_value
+from .. import message as _message
+from ..store import Entry
 
 EXIT_OK = 0
 EXIT_CANNOT_SERVE = 1
@@ -65,18 +65,6 @@ class CommandError(Exception):
         self.text = text
 
 
-def header(message: EmailMessage, name: str) -> str:
-    """A header decoded to one line of text, from its raw value.
-
-    Read raw so that no header parser can trip over a malformed value: malformed mail
-    is the sender's fault and must still show.
-    """
-    for key, value in message.raw_items():
-        if key.lower() == name.lower():
-            return " ".join(decode_header_value(value).split())
-    return ""
-
-
 def plural(count: int, noun: str) -> str:
     """``1 message``, ``2 messages``."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
@@ -114,7 +102,7 @@ def summary(entry: Entry) -> str:
 def envelope_line(message: EmailMessage) -> str:
     """``sender -> recipients  "subject"``, what ``wait`` prints about the message it found."""
     recipients = ", ".join(_message.envelope_recipients(message)) or "(none)"
-    subject = _json_string(header(message, "Subject"))
+    subject = _json_string(_message.header(message, "Subject"))
     return printable(f"{_message.envelope_sender(message) or '<>'} -> {recipients}  {subject}")
 
 
@@ -132,7 +120,7 @@ def show_text(entry: Entry, message: EmailMessage) -> str:
     if user is not None:
         lines.append(f"AUTH user: {user}")
     for name in ("From", "To", "Cc", "Subject", "Date"):
-        value = header(message, name)
+        value = _message.header(message, name)
         if value or name in ("From", "To", "Subject"):
             lines.append(f"{name + ':':<10} {value}")
     text = _message.text_body(message)
@@ -196,12 +184,12 @@ def message_json(entry: Entry, message: EmailMessage) -> dict[str, Any]:
             "peer": _message.peer(message),
             "auth_user": _message.auth_user(message),
         },
-        "from": header(message, "From"),
-        "to": header(message, "To"),
-        "cc": header(message, "Cc"),
-        "subject": header(message, "Subject"),
-        "date": header(message, "Date"),
-        "message_id": header(message, "Message-ID"),
+        "from": _message.header(message, "From"),
+        "to": _message.header(message, "To"),
+        "cc": _message.header(message, "Cc"),
+        "subject": _message.header(message, "Subject"),
+        "date": _message.header(message, "Date"),
+        "message_id": _message.header(message, "Message-ID"),
         "text": _message.text_body(message),
         "html": html,
         "text_from_html": None if html is None else _message.html_to_text(html),

@@ -38,6 +38,10 @@ def is_container(part: Message) -> bool:
 
 
 def children(part: Message) -> list[Message]:
+    if not part.is_multipart():
+        # get_payload() of a leaf decodes its text with the declared charset, and raises
+        # on some malformed ones (``charset*=''``); a leaf has no children anyway.
+        return []
     payload = part.get_payload()
     if not isinstance(payload, list):
         return []
@@ -83,7 +87,7 @@ def strip_angle_brackets(value: str) -> str:
 
 
 def header_text(msg: Message, name: str) -> str | None:
-    """Return the first header called `name`, unfolded and decoded, or None.
+    """Return the first header called `name`, decoded (see `decode_value`), or None.
 
     The raw value is read (not ``msg.get``), so both policies give the same text and no
     header parser can trip over malformed input; compat32's ``get`` would also turn a raw
@@ -96,24 +100,52 @@ def header_text(msg: Message, name: str) -> str | None:
     return None
 
 
+def header_texts(msg: Message, name: str) -> list[str]:
+    """Every header called `name`, in order, each decoded (see `decode_value`)."""
+    wanted = name.lower()
+    return [decode_value(raw) for key, raw in msg.raw_items() if key.lower() == wanted]
+
+
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
 def decode_value(value: object) -> str:
-    """Decode a header value, folded, RFC 2047 encoded or raw UTF-8 (RFC 6532), into text."""
+    """Decode a header value into one line of text; never raises.
+
+    Folding is undone (RFC 5322 2.2.3: "unfolding is accomplished by simply removing any
+    CRLF that is immediately followed by WSP"), raw UTF-8 is read as UTF-8 (RFC 6532), and
+    RFC 2047 encoded words are decoded. A line break that decoding produces (``=0A`` in an
+    encoded word) becomes a space: a header is one line wherever it is shown.
+    """
     if value is None:
         return ""
-    # Unfold (RFC 5322 2.2.3): compat32 keeps a folded value's line breaks.
-    text = "".join(str(value).splitlines()).strip()
+    text = _LINE_BREAKS.sub("", str(value)).strip()
     if has_surrogates(text):
         # RFC 6531 (SMTPUTF8) allows UTF-8 in headers; the parser kept it as escapes.
         text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return decode_words(text) if "=?" in text else text
+    if "=?" in text:
+        text = _LINE_BREAKS.sub(" ", decode_words(text))
+    return text
 
 
 def decode_words(value: str) -> str:
     """Decode RFC 2047 encoded words, keeping the text as it was when they are broken."""
     try:
         return str(make_header(decode_header(value)))
-    except (LookupError, ValueError, AssertionError):
+    except Exception:
+        # The stdlib raises assorted errors on broken words: HeaderParseError for
+        # ``=?utf-8?b?A?=`` (bad base64 padding), LookupError for an unknown charset,
+        # ValueError, AssertionError. A header is the sender's to get wrong.
         return value
+
+
+def fold(text: str) -> str:
+    """`text` ready for case-insensitive comparison: Unicode case folding (``ß`` = ``SS``).
+
+    The one fold every match uses (filters, search, the index), so that a search finds the
+    same messages in every store.
+    """
+    return text.casefold()
 
 
 def split_addresses(value: str) -> list[str]:
@@ -126,6 +158,18 @@ def is_inline(part: Message) -> bool:
     disposition = mime_view(part).get_content_disposition()
     # Parts in a multipart/related often carry a Content-ID and no disposition at all.
     return disposition == "inline" or (disposition is None and content_id(part) is not None)
+
+
+def walk(msg: Message) -> Iterator[Message]:
+    """Every part of a message, depth first, like `Message.walk` but without recursion.
+
+    A hostile message can nest parts deeper than Python's recursion limit.
+    """
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        yield part
+        stack.extend(reversed(children(part)))
 
 
 def file_parts(msg: Message) -> Iterator[Message]:

@@ -24,9 +24,13 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from .. import message as _message
+from .. import query
+from ..query import Filter, wait_for_message
+from ..server import ServerOptions
+from ..store import Entry, Store, is_maildir, open_store
 from . import _serve
-from . import message as _message
-from ._output import (
+from ._render import (
     EXIT_INTERRUPTED,
     EXIT_NO_STORE,
     EXIT_NOT_FOUND,
@@ -44,9 +48,6 @@ from ._output import (
     show_text,
     summary,
 )
-from .query import Filter, wait_for_message
-from .server import ServerOptions
-from .store import Entry, Store, is_maildir, open_store, parse_message
 
 __all__ = ["main"]
 
@@ -160,18 +161,15 @@ def _filter(args: argparse.Namespace, *, since: float | None = None) -> Filter:
 def _latest(store: Store, args: argparse.Namespace) -> tuple[Entry, EmailMessage]:
     """The newest matching entry and its message, or fail with `EXIT_NOT_FOUND`."""
     wanted = _filter(args)
+    try:
+        found = query.latest(store, wanted)
+    except OSError as error:
+        raise CommandError(
+            EXIT_NO_STORE, f"cannot read {args.path}: {error.strerror or error}"
+        ) from None
+    if found is not None:
+        return found
     entries = _entries(store, args.path)
-    for entry in entries:
-        if wanted.matches(entry):
-            try:
-                data = store.read_bytes(entry.id)
-            except KeyError:  # deleted (e.g. --keep) between listing and reading
-                continue
-            except OSError as error:
-                raise CommandError(
-                    EXIT_NO_STORE, f"cannot read {entry.path}: {error.strerror or error}"
-                ) from None
-            return entry, parse_message(data)
     if not entries:
         raise CommandError(EXIT_NOT_FOUND, f"no message in {args.path} yet")
     raise CommandError(

@@ -17,14 +17,7 @@ from email.policy import Compat32
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ._mime import (
-    file_parts,
-    header_text,
-    is_body_text,
-    is_inline,
-    mime_view,
-    split_addresses,
-)
+from ..message._mime import file_parts, header_text, is_inline, split_addresses
 
 #: Headers the catcher writes from the SMTP session. A client's own copies are
 #: removed before these are added, so they always tell the server's truth.
@@ -36,8 +29,6 @@ ENVELOPE_HEADERS = (PEER_HEADER, MAIL_FROM_HEADER, RCPT_TO_HEADER, AUTH_USER_HEA
 
 #: Stored files are readable by everyone, as a file a mail client delivers would be.
 FILE_MODE = 0o644
-#: How much of a message's text the index keeps for free-text search.
-SEARCH_TEXT_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -161,6 +152,19 @@ def parse_message(data: bytes) -> EmailMessage:
     return message
 
 
+class NotAMessageError(ValueError):
+    """A file that holds no email message (no header line at all, RFC 5322 3.6)."""
+
+
+def has_headers(message: Message) -> bool:
+    """Whether parsed bytes were a message: at least one header line (RFC 5322 3.6).
+
+    The parser reads any bytes; a file with no header line at all (empty, binary, a
+    stray note) is not a message.
+    """
+    return bool(message.keys())
+
+
 def summarize(message: Message, *, id: str, path: Path, stored: float, size: int) -> Entry:
     """Build the `Entry` of a message from the headers the catcher wrote."""
     auth_user = header_text(message, AUTH_USER_HEADER)
@@ -185,22 +189,3 @@ def _count_attachments(message: Message) -> int:
         return sum(1 for part in file_parts(message) if not is_inline(part))
     except Exception:  # MIME parameters the stdlib cannot decode: the sender's to fix
         return 0
-
-
-def search_text(message: Message) -> str:
-    """The decoded text of a message's body text parts, for free-text search."""
-    chunks: list[str] = []
-    for part in message.walk():
-        try:
-            if part.is_multipart() or not is_body_text(part):
-                continue
-            payload = part.get_payload(decode=True)
-            charset = mime_view(part).get_content_charset() or "utf-8"
-        except Exception:  # MIME parameters the stdlib cannot decode
-            continue
-        if isinstance(payload, bytes):
-            try:
-                chunks.append(payload.decode(charset, "replace"))
-            except LookupError:
-                chunks.append(payload.decode("utf-8", "replace"))
-    return "\n".join(chunks)[:SEARCH_TEXT_LIMIT]

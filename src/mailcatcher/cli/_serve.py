@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._output import (
+from ..catcher import MailDir
+from ..server import TLS_EXTRA, ServerOptions, start_smtp
+from ..store import Entry, StrPath, maildir_problem
+from ._render import (
     EXIT_CANNOT_SERVE,
     EXIT_NO_STORE,
     EXIT_OK,
@@ -33,9 +36,6 @@ from ._output import (
     CommandError,
     summary,
 )
-from .catcher import MailDir
-from .server import TLS_EXTRA, ServerOptions, start_smtp
-from .store import Entry, StrPath, maildir_problem
 
 WEB_EXTRA = "the web inbox needs the web extra: pip install 'aiosmtpd-mailcatcher[web]'"
 DEFAULT_HTTP = ("127.0.0.1", 8025)
@@ -60,7 +60,7 @@ class ServeConfig:
 def import_start_web() -> Callable[..., Any] | None:
     """`mailcatcher.web.start_web`, or ``None`` when the web extra is not installed."""
     try:
-        from .web import start_web
+        from ..web import start_web
     except ModuleNotFoundError:  # aiohttp or nh3 missing
         return None
     return start_web

@@ -14,6 +14,7 @@ import errno
 import itertools
 import logging
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -24,9 +25,22 @@ from email.message import Message
 from email.parser import BytesParser
 from pathlib import Path
 
-from ._format import FILE_MODE, Entry, search_text, summarize, write_message
+from ..message import fold, search_text
+from ._base import Store, sort_newest_first
+from ._format import (
+    FILE_MODE,
+    Entry,
+    NotAMessageError,
+    has_headers,
+    parse_message,
+    summarize,
+    write_message,
+)
 
 INDEX_NAME = ".mailcatcher.sqlite3"
+#: The index's layout (SQLite ``user_version``). 2: ``body`` holds case-folded text.
+#: An index of another version is rebuilt by the writer and ignored by readers.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -40,14 +54,14 @@ CREATE TABLE IF NOT EXISTS messages (
     size INTEGER NOT NULL,
     attachments INTEGER NOT NULL,
     auth_user TEXT,
-    body TEXT NOT NULL
+    body TEXT NOT NULL  -- the body text, case-folded (message.fold) for search
 );
 CREATE INDEX IF NOT EXISTS messages_stored ON messages (stored);
 """
 _COLUMNS = "id, stored, sender, recipients, subject, from_header, to_header, size, attachments"
 
 
-class MaildirStore:
+class MaildirStore(Store):
     """A standard Maildir (``tmp/``, ``new/``, ``cur/``) with a summary index beside it.
 
     Each message is its own file, readable by `mailbox.Maildir` and by mail clients.
@@ -79,12 +93,6 @@ class MaildirStore:
         self._listing: list[Entry] = []
         self._host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
 
-    def __enter__(self) -> MaildirStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
     def close(self) -> None:
         """Close the index connection."""
         with self._lock:
@@ -100,12 +108,21 @@ class MaildirStore:
             db = sqlite3.connect(index, timeout=10.0, check_same_thread=False, isolation_level=None)
             try:
                 db.execute("PRAGMA busy_timeout = 10000")
+                version = db.execute("PRAGMA user_version").fetchone()[0]
                 if create:
                     # WAL lets readers in other processes read while the server writes;
                     # NORMAL skips an fsync per commit: a crash can lose an index row,
                     # never a message file, and a file without a row is still read.
                     db.execute("PRAGMA journal_mode = WAL")
-                    db.executescript(_SCHEMA)
+                    if version != SCHEMA_VERSION:
+                        # The index is a cache: an older layout is dropped, and its
+                        # messages are read from their files until trimmed.
+                        db.execute("DROP TABLE IF EXISTS messages")
+                        db.executescript(_SCHEMA)
+                        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                elif version != SCHEMA_VERSION:
+                    db.close()
+                    return None
                 db.execute("PRAGMA synchronous = NORMAL")
             except sqlite3.DatabaseError as error:
                 db.close()
@@ -185,7 +202,7 @@ class MaildirStore:
                         entry.size,
                         entry.attachments,
                         entry.auth_user,
-                        search_text(message),
+                        fold(search_text(message)),
                     ),
                 )
                 try:
@@ -278,7 +295,7 @@ class MaildirStore:
             if built is not None:
                 fresh[name] = (location, built)
         entries = [entry for _, entry in fresh.values()]
-        entries.sort(key=lambda entry: (entry.stored, entry.id), reverse=True)
+        sort_newest_first(entries)
         self._known = fresh
         self._listing = entries
         return list(entries)
@@ -294,11 +311,9 @@ class MaildirStore:
             try:
                 with open(path, "rb") as fp:
                     message = BytesParser().parse(fp, headersonly=True)
-                if not message.keys():
-                    # The parser reads any bytes; a file with no header line at all
-                    # (empty, binary, a stray note) is not a message (RFC 5322 3.6).
-                    raise ValueError("not an email message: no header lines")
-                stored = _time_from_name(name, default=stat.st_mtime)
+                if not has_headers(message):
+                    raise NotAMessageError("not an email message: no header lines")
+                stored = time_from_name(name, default=stat.st_mtime)
                 self._foreign[key] = summarize(
                     message, id=name, path=path, stored=stored, size=stat.st_size
                 )
@@ -307,8 +322,8 @@ class MaildirStore:
                 self._foreign[key] = None
         return self._foreign[key]
 
-    def read_bytes(self, id: str) -> bytes:
-        """The stored bytes of message `id`; `KeyError` when it is not there."""
+    def read_bytes(self, id: str, limit: int | None = None) -> bytes:
+        """The stored bytes of message `id` (the first `limit`); `KeyError` if not there."""
         seen = self._known.get(id)
         # Where the file was last seen, then where the server delivers it, then a scan
         # (a mail client may have moved it to cur/): opening one message stays instant.
@@ -317,13 +332,13 @@ class MaildirStore:
             guesses.append(os.path.join(self.path, "new", id))
         for location in guesses:
             with contextlib.suppress(FileNotFoundError), open(location, "rb") as fp:
-                return fp.read()
+                return fp.read(limit)
         found = self._files().get(id)
         if found is None:
             raise KeyError(id)
         try:
             with open(found, "rb") as fp:
-                return fp.read()
+                return fp.read(limit)
         except FileNotFoundError:
             raise KeyError(id) from None
 
@@ -358,7 +373,7 @@ class MaildirStore:
                     self._warn_index(error)
 
     def search_text(self, needle: str, *, among: Iterable[Entry] | None = None) -> set[str]:
-        """The ids whose text parts contain `needle` (case-insensitive for ASCII).
+        """The ids whose text parts contain `needle`, after case folding (`message.fold`).
 
         Args:
             needle: The text to find.
@@ -370,13 +385,12 @@ class MaildirStore:
             indexed: set[str] = set()
             found: set[str] = set()
             if db is not None:
-                pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                pattern += "%"
-                # LIKE ignores ASCII case, as SQLite's lower() would (both leave other
-                # letters alone); asking for the hits only keeps 10,000 rows in SQLite.
-                query = "SELECT id FROM messages WHERE body LIKE ? ESCAPE '\\'"
+                # The rows hold folded text, so a folded needle finds every case of it
+                # (SQL LIKE folds ASCII only); asking for the hits only keeps 10,000
+                # rows in SQLite.
+                query = "SELECT id FROM messages WHERE instr(body, ?) > 0"
                 try:
-                    found.update(id for (id,) in db.execute(query, (pattern,)))
+                    found.update(id for (id,) in db.execute(query, (fold(needle),)))
                     indexed.update(id for (id,) in db.execute("SELECT id FROM messages"))
                 except sqlite3.Error as error:
                     self._warn_index(error)  # then every file is searched below
@@ -386,11 +400,12 @@ class MaildirStore:
             files = self._files()
         else:
             files = {entry.id: str(entry.path) for entry in among if entry.id not in indexed}
+        folded = fold(needle)
         for name, location in files.items():
             if name not in indexed:
                 with contextlib.suppress(OSError):
-                    message = BytesParser().parsebytes(Path(location).read_bytes())
-                    if needle.casefold() in search_text(message).casefold():
+                    message = parse_message(Path(location).read_bytes())
+                    if folded in fold(search_text(message)):
                         found.add(name)
         return found
 
@@ -423,15 +438,24 @@ def _entry_from_row(name: str, path: Path, row: tuple[object, ...]) -> Entry:
     )
 
 
-def _time_from_name(name: str, *, default: float) -> float:
-    """The delivery time encoded at the start of a Maildir name (``SECONDS.M<usec>…``)."""
-    seconds, _, rest = name.partition(".")
-    try:
-        stored = float(seconds)
-    except ValueError:
+#: ``SECONDS.M<microseconds>…``: the microseconds come with or without zero padding
+#: (Python's `mailbox` writes ``M40595`` for 0.040595 s; we write ``M040595``).
+_NAME_TIME = re.compile(r"(\d+)(?:\.M(\d{1,6})(?!\d))?")
+
+
+def time_from_name(name: str, *, default: float) -> float:
+    """The delivery time encoded at the start of a Maildir name (``SECONDS.M<usec>…``).
+
+    The Maildir spec (https://cr.yp.to/proto/maildir.html) starts a unique name with the
+    delivery time in seconds; ``M`` then gives "the microsecond counter", a number, so
+    ``M40595`` is 40,595 microseconds. A name without a time gives `default`.
+    """
+    match = _NAME_TIME.match(name)
+    if match is None or (len(name) > match.end(1) and name[match.end(1)] != "."):
         return default
-    if rest.startswith("M") and rest[1:7].isdigit():
-        stored += int(rest[1:7]) / 1_000_000
+    stored = float(match.group(1))
+    if match.group(2) is not None:
+        stored += int(match.group(2)) / 1_000_000
     return stored
 
 

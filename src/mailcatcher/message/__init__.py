@@ -21,26 +21,37 @@ from io import BytesIO, StringIO
 from ._html import HTMLReader, html_to_text, text_urls
 from ._mime import children as _children
 from ._mime import content_id as _content_id
-from ._mime import file_parts, is_inline, split_addresses
+from ._mime import file_parts, fold, header_texts, is_inline, split_addresses
 from ._mime import filename as _filename
 from ._mime import header_text as _header
 from ._mime import is_body_text as _is_body_text
 from ._mime import is_container as _is_container
 from ._mime import mime_view as _mime
 from ._mime import strip_angle_brackets as _strip_angle_brackets
+from ._mime import walk as _walk
 
 __all__ = [
+    "SEARCH_TEXT_LIMIT",
     "Attachment",
     "attachments",
     "auth_user",
+    "contains",
     "envelope_recipients",
     "envelope_sender",
+    "fold",
+    "header",
+    "header_texts",
     "html_body",
     "html_to_text",
     "links",
+    "part_text",
     "peer",
+    "search_text",
     "text_body",
 ]
+
+#: How much of a message's text free-text search looks at.
+SEARCH_TEXT_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,18 @@ class Attachment:
     inline: bool
 
 
+# --- headers --------------------------------------------------------------------------------
+
+
+def header(msg: Message, name: str) -> str:
+    """Return the first header called `name` as one line of decoded text, "" when missing.
+
+    The one header decoder every surface shows: unfolded, RFC 2047 words and raw UTF-8
+    decoded, read from the raw value so that no header parser can fail on it. Never raises.
+    """
+    return _header(msg, name) or ""
+
+
 # --- bodies ---------------------------------------------------------------------------------
 
 
@@ -70,13 +93,13 @@ def text_body(msg: Message) -> str | None:
     attached text files are never the body.
     """
     part = _body_part(msg, "plain")
-    return None if part is None else _decode_text(part)
+    return None if part is None else part_text(part)
 
 
 def html_body(msg: Message) -> str | None:
     """Return the decoded text/html body, or None when the message has none."""
     part = _body_part(msg, "html")
-    return None if part is None else _decode_text(part)
+    return None if part is None else part_text(part)
 
 
 def _body_part(msg: Message, subtype: str) -> Message | None:
@@ -128,10 +151,19 @@ def _related_root(part: Message, children: list[Message]) -> Message | None:
     return None
 
 
-def _decode_text(part: Message) -> str:
-    """Decode a text part's payload to str, replacing what its charset cannot decode."""
-    data = _payload_bytes(part)
-    charset = (_mime(part).get_content_charset() or "").strip().lower()
+def part_text(part: Message) -> str:
+    """Decode a text part's payload to str, replacing what its charset cannot decode.
+
+    The one text decoder: bodies, snippets and free-text search all read text through it.
+    """
+    try:
+        data = _payload_bytes(part)
+        charset = (_mime(part).get_content_charset() or "").strip().lower()
+    except Exception:
+        # MIME parameters or a transfer encoding the stdlib cannot follow: the raw bytes.
+        payload = part.get_payload()
+        raw = payload if isinstance(payload, str) else ""
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     # RFC 2045 section 5.2 makes us-ascii the default, but 8-bit bodies that forget to declare
     # a charset are in practice UTF-8, a superset of ASCII.
     if charset in ("", "us-ascii", "ascii"):
@@ -168,6 +200,27 @@ def _decode_base64(encoded: bytes) -> bytes:
     if len(text) % 4 == 1:
         text = text[:-1]
     return base64.b64decode(text + b"=" * (-len(text) % 4))
+
+
+def search_text(msg: Message) -> str:
+    """The decoded text of a message's body text parts, for free-text search.
+
+    Every text part counts (not only the one `text_body` picks), cut at `SEARCH_TEXT_LIMIT`.
+    """
+    chunks: list[str] = []
+    for part in _walk(msg):
+        try:
+            if part.is_multipart() or not _is_body_text(part):
+                continue
+        except Exception:  # MIME parameters the stdlib cannot decode
+            continue
+        chunks.append(part_text(part))
+    return "\n".join(chunks)[:SEARCH_TEXT_LIMIT]
+
+
+def contains(haystack: str, needle: str) -> bool:
+    """Whether `needle` occurs in `haystack`, compared after case folding (see `fold`)."""
+    return fold(needle) in fold(haystack)
 
 
 # --- links ----------------------------------------------------------------------------------

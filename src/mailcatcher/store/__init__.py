@@ -1,0 +1,120 @@
+"""Where caught messages live: the `Store` interface and its backends.
+
+This package is the only code that reads, writes or parses stored bytes (rule of the
+room: a reader asks the store, never a file). Writers keep three promises: a reader never
+sees a partial message (write a temporary file, then rename it into place), the write has
+finished before the catcher answers ``250``, and nothing is left behind when a write
+fails. Readers get an `Entry` per message without parsing the message, then `read` it.
+
+Backends: `FileStore` (the one file `MailFile` replaces) and `MaildirStore` (a Maildir
+with a summary index). `open_store` picks the one a path holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from ._base import Store, StrPath, sort_newest_first
+from ._file import FileStore
+from ._format import (
+    AUTH_USER_HEADER,
+    ENVELOPE_HEADERS,
+    FILE_MODE,
+    MAIL_FROM_HEADER,
+    PEER_HEADER,
+    RCPT_TO_HEADER,
+    Entry,
+    NotAMessageError,
+    has_headers,
+    parse_message,
+    summarize,
+    write_message,
+)
+from ._maildir import INDEX_NAME, MaildirStore, is_maildir, time_from_name
+
+__all__ = [
+    "AUTH_USER_HEADER",
+    "ENVELOPE_HEADERS",
+    "FILE_MODE",
+    "INDEX_NAME",
+    "MAIL_FROM_HEADER",
+    "PEER_HEADER",
+    "RCPT_TO_HEADER",
+    "Entry",
+    "FileStore",
+    "MaildirStore",
+    "NotAMessageError",
+    "Store",
+    "StrPath",
+    "current",
+    "has_headers",
+    "is_maildir",
+    "maildir_problem",
+    "open_store",
+    "opened",
+    "parse_message",
+    "sort_newest_first",
+    "summarize",
+    "time_from_name",
+    "write_message",
+]
+
+
+def maildir_problem(path: Path) -> str | None:
+    """Why `path` cannot hold a Maildir a catcher writes, or ``None`` when it can.
+
+    It can when it is a Maildir or an empty directory it may write to, or a new name in
+    an existing directory it may write to (the catcher creates it).
+    """
+    if path.is_dir():
+        if not is_maildir(path) and any(path.iterdir()):
+            return "it holds other files and no cur/ and new/"
+        if not os.access(path, os.W_OK | os.X_OK):
+            return f"directory {path} is not writable"
+        return None
+    if path.exists():
+        return "it is a file"
+    parent = path.parent
+    if not parent.is_dir():
+        return f"directory {parent} does not exist"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"directory {parent} is not writable"
+    return None
+
+
+def open_store(path: StrPath) -> Store:
+    """The store at `path`: a Maildir when it is a directory, else the single file.
+
+    Raises:
+        NotADirectoryError: `path` is a directory but not a Maildir.
+    """
+    target = Path(path)
+    if target.is_dir():
+        return MaildirStore(target)
+    return FileStore(target)
+
+
+def current(store: Store) -> Store:
+    """`store`, or the Maildir its path has become since it was opened.
+
+    A reader may start before the catcher: a path that did not exist was opened as a
+    single file, and the stock ``aiosmtpd`` ``MailDir`` handler then makes a Maildir
+    there. Once ``new/`` and ``cur/`` exist, a Maildir store is returned (the caller
+    closes it when done); until then the file store stays, and lists nothing.
+    """
+    if isinstance(store, FileStore) and is_maildir(store.path):
+        return MaildirStore(store.path)
+    return store
+
+
+@contextlib.contextmanager
+def opened(path: StrPath) -> Iterator[Store]:
+    """`open_store` as a context manager that closes the store."""
+    store = open_store(path)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,94 @@
+"""The `Store` interface every backend implements, and what all of them share."""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Iterable
+from email.message import EmailMessage, Message
+from pathlib import Path
+from typing import TypeAlias, TypeVar
+
+from ._format import Entry, parse_message
+
+StrPath: TypeAlias = "str | os.PathLike[str]"
+_S = TypeVar("_S", bound="Store")
+
+
+class Store(abc.ABC):
+    """Where caught messages live; the only code that reads stored bytes.
+
+    Every reader (the query functions, the fixture, the command line, the web side)
+    lists messages with `entries`, opens one with `read` or `read_bytes`, and never
+    opens a message file itself: a backend may keep its bytes anywhere, and only the
+    backend knows which bytes belong to which `Entry`.
+    """
+
+    path: Path
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:  # noqa: B027  # most backends hold nothing to release
+        """Release what the store holds open (an index connection)."""
+
+    @abc.abstractmethod
+    def add(self, message: Message, *, keep: int | None = None) -> Entry | None:
+        """Store `message` before returning (the catcher answers ``250`` after this).
+
+        Args:
+            message: The message with its envelope headers.
+            keep: Keep only the newest `keep` messages (backends that hold one ignore it).
+
+        Returns:
+            The new message's `Entry` when the backend has it at hand, else ``None``.
+        """
+
+    @abc.abstractmethod
+    def entries(self) -> list[Entry]:
+        """Every stored message, newest first; ties broken by ID, the larger first."""
+
+    @abc.abstractmethod
+    def read_bytes(self, id: str, limit: int | None = None) -> bytes:
+        """The stored bytes of message `id`, or only the first `limit` of them.
+
+        Raises:
+            KeyError: no message has this ID (any more).
+        """
+
+    def read(self, id: str) -> EmailMessage:
+        """Message `id`, parsed by the one tolerant parser (`parse_message`).
+
+        Raises:
+            KeyError: no message has this ID (any more).
+        """
+        return parse_message(self.read_bytes(id))
+
+    @abc.abstractmethod
+    def delete(self, ids: Iterable[str]) -> None:
+        """Delete the messages `ids`; unknown IDs are ignored."""
+
+    @abc.abstractmethod
+    def clear(self) -> None:
+        """Delete every message."""
+
+    @abc.abstractmethod
+    def search_text(self, needle: str, *, among: Iterable[Entry] | None = None) -> set[str]:
+        """The IDs whose body text contains `needle`, compared after Unicode case folding.
+
+        Args:
+            needle: The text to find.
+            among: Entries just listed, to look among instead of listing again.
+        """
+
+    @abc.abstractmethod
+    def signature(self) -> object:
+        """A cheap value that changes whenever a message is added or deleted."""
+
+
+def sort_newest_first(entries: list[Entry]) -> None:
+    """Order `entries` as every surface shows them: newest first, then by ID, larger first."""
+    entries.sort(key=lambda entry: (entry.stored, entry.id), reverse=True)
