@@ -27,17 +27,21 @@ from ._mime import header_text as _header
 from ._mime import is_body_text as _is_body_text
 from ._mime import is_container as _is_container
 from ._mime import mime_view as _mime
+from ._mime import raw_header_items as _raw_header_items
 from ._mime import strip_angle_brackets as _strip_angle_brackets
 from ._mime import walk as _walk
+from ._parts import Part, numbered
 
 __all__ = [
     "SEARCH_TEXT_LIMIT",
     "Attachment",
+    "Part",
     "attachments",
     "auth_user",
     "contains",
     "envelope_recipients",
     "envelope_sender",
+    "find_part",
     "fold",
     "header",
     "header_texts",
@@ -45,7 +49,9 @@ __all__ = [
     "html_to_text",
     "links",
     "part_text",
+    "parts",
     "peer",
+    "raw_headers",
     "search_text",
     "text_body",
 ]
@@ -81,6 +87,14 @@ def header(msg: Message, name: str) -> str:
     decoded, read from the raw value so that no header parser can fail on it. Never raises.
     """
     return _header(msg, name) or ""
+
+
+def raw_headers(msg: Message) -> list[tuple[str, str]]:
+    """Return every header as sent, in order: unfolded, raw UTF-8 read, encoded words kept.
+
+    For showing a message's source headers; `header` is for showing what they say.
+    """
+    return _raw_header_items(msg)
 
 
 # --- bodies ---------------------------------------------------------------------------------
@@ -261,6 +275,22 @@ def attachments(msg: Message) -> list[Attachment]:
     is one attachment holding the message's bytes.
     """
     return [_attachment(part) for part in file_parts(msg)]
+
+
+def parts(msg: Message) -> list[Part]:
+    """Return the files of a message (as `attachments` does), each with its part number.
+
+    Part numbers are IMAP section numbers (RFC 3501 6.4.5): ``1``, ``2``, ``2.1``...
+    """
+    return numbered(msg, attachments)
+
+
+def find_part(msg: Message, part_id: str) -> Part | None:
+    """Return the file with part number `part_id`, or None."""
+    for part in parts(msg):
+        if part.part_id == part_id:
+            return part
+    return None
 
 
 def _attachment(part: Message) -> Attachment:

@@ -119,13 +119,29 @@ def decode_value(value: object) -> str:
     """
     if value is None:
         return ""
-    text = _LINE_BREAKS.sub("", str(value)).strip()
-    if has_surrogates(text):
-        # RFC 6531 (SMTPUTF8) allows UTF-8 in headers; the parser kept it as escapes.
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = _as_utf8(_LINE_BREAKS.sub("", str(value)).strip())
     if "=?" in text:
         text = _LINE_BREAKS.sub(" ", decode_words(text))
     return text
+
+
+def _as_utf8(text: str) -> str:
+    if has_surrogates(text):
+        # RFC 6531 (SMTPUTF8) allows UTF-8 in headers; the parser kept it as escapes.
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
+
+
+def raw_header_items(msg: Message) -> list[tuple[str, str]]:
+    """Every header as sent, in order: unfolded, 8-bit read as UTF-8, encoded words kept.
+
+    What a client shows as a message's source headers (Mailpit's ``/headers``, Go's
+    ``net/textproto``): each fold becomes one space. Never raises.
+    """
+    return [
+        (name, _as_utf8(" ".join(line.strip() for line in str(raw).splitlines() if line.strip())))
+        for name, raw in msg.raw_items()
+    ]
 
 
 def decode_words(value: str) -> str:

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from .. import message as message_helpers
 from ..store import Entry
-from . import parts, safety, shapes
+from . import safety, shapes
 from .inbox import Inbox, MessageNotFound
 from .search import Query, QueryError, parse_query, parse_time
 
@@ -269,8 +269,8 @@ async def load(request: web.Request) -> Loaded:
 async def load_bytes(request: web.Request) -> tuple[str, bytes]:
     """The ID and stored bytes of the message the path names, not parsed.
 
-    For raw and headers, which pass the bytes on: the message is neither looked up in
-    the listing nor parsed for them.
+    For the source, which passes the bytes on: the message is neither looked up in
+    the listing nor parsed for it.
 
     Raises:
         web.HTTPNotFound: no such message.
@@ -294,8 +294,9 @@ async def get_message(request: web.Request) -> web.Response:
 @routes.get("/api/v1/message/{ID}/headers")
 async def get_headers(request: web.Request) -> web.Response:
     """Every header, names canonical and sorted, values as sent."""
-    _, data = await load_bytes(request)
-    return web.json_response(shapes.headers(data))
+    with _answering_lookup_errors():
+        parsed = await inbox_of(request).message(await _resolve(request))
+    return web.json_response(shapes.headers(parsed))
 
 
 @routes.get("/api/v1/message/{ID}/raw")
@@ -312,7 +313,7 @@ async def get_raw(request: web.Request) -> web.Response:
 @routes.get("/api/v1/message/{ID}/part/{PartID}")
 async def get_part(request: web.Request) -> web.Response:
     """One attached or inline file, always as a download (never shown as a page)."""
-    part = parts.find((await load(request)).parsed, request.match_info["PartID"])
+    part = message_helpers.find_part((await load(request)).parsed, request.match_info["PartID"])
     if part is None:
         return not_found("Attachment not found")
     attachment = part.attachment

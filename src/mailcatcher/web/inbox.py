@@ -117,10 +117,25 @@ class Inbox:
             raise MessageNotFound(id) from None
 
     async def read(self, id: str) -> tuple[Entry, bytes, EmailMessage]:
-        """Entry, bytes and parsed message of `id`."""
+        """Entry, bytes and parsed message of `id` (parsed by the store's one parser).
+
+        Raises:
+            MessageNotFound: no message has this ID.
+        """
         entry = await self.find(id)
         data = await self.read_bytes(id)
         return entry, data, await self._call(parse_message, data)
+
+    async def message(self, id: str) -> EmailMessage:
+        """Message `id`, read and parsed by the store (`Store.read`).
+
+        Raises:
+            MessageNotFound: no message has this ID.
+        """
+        try:
+            return await self._call(lambda: self.store().read(id))
+        except (KeyError, ValueError, OSError):
+            raise MessageNotFound(id) from None
 
     def uptime(self) -> float:
         """Seconds since this inbox was opened."""
@@ -160,9 +175,8 @@ class Inbox:
                 if cached is not None:
                     self._details.move_to_end(entry.id)
             if cached is None:
-                try:
-                    head = self.store().read_bytes(entry.id, shapes.SUMMARY_READ_LIMIT)
-                except (KeyError, OSError):
+                head = self._head(entry)
+                if head is None:
                     continue  # deleted meanwhile
                 cached = shapes.details(entry, head)
                 with self._details_lock:
@@ -172,13 +186,22 @@ class Inbox:
             found[entry.id] = cached
         return found
 
-    def _headers_of(self, entry: Entry, name: str) -> list[str]:
-        """Decoded values of header `name` (for the search words that need one)."""
+    def _head(self, entry: Entry) -> EmailMessage | None:
+        """The start of `entry`'s message, parsed; ``None`` once it is deleted.
+
+        A list row needs the headers and a snippet, never a multi-megabyte
+        attachment: only the first `shapes.SUMMARY_READ_LIMIT` bytes are read.
+        """
         try:
             head = self.store().read_bytes(entry.id, shapes.SUMMARY_READ_LIMIT)
         except (KeyError, OSError):
-            return []
-        return header_texts(parse_message(head), name)
+            return None
+        return parse_message(head)
+
+    def _headers_of(self, entry: Entry, name: str) -> list[str]:
+        """Decoded values of header `name` (for the search words that need one)."""
+        head = self._head(entry)
+        return [] if head is None else header_texts(head, name)
 
     async def search(
         self, query: Query, entries: list[Entry] | None = None, *, since: float | None = None

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ..message import html_body, html_to_text, text_body
-from . import parts, safety
+from ..message import html_body, html_to_text, parts, text_body
+from . import safety
 from .api import load, not_found, routes
 
 STATIC = Path(__file__).parent / "static"
@@ -40,7 +40,7 @@ async def view_html(request: web.Request) -> web.Response:
         part.attachment.content_id.lower(): safety.data_uri(
             part.attachment.content_type, part.attachment.data
         )
-        for part in parts.files(parsed)
+        for part in parts(parsed)
         if part.attachment.content_id and part.attachment.content_type.startswith("image/")
     }
     cleaned = await asyncio.get_running_loop().run_in_executor(

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
+from ..message import fold
 from ..store import Entry
 
 #: Words that name a header the summaries do not hold; matched on the message's headers.
@@ -137,7 +138,7 @@ def split_words(text: str) -> list[str]:
 
 def _clean(value: str) -> str:
     """Mailpit's cleanString: drop address punctuation, squeeze spaces, lower-case."""
-    return " ".join(_CLEAN.sub(" ", value.replace("\ufeff", " ")).split()).casefold()
+    return fold(" ".join(_CLEAN.sub(" ", value.replace("\ufeff", " ")).split()))
 
 
 def parse_query(text: str, *, tz: tzinfo | None = None) -> Query:
@@ -238,8 +239,8 @@ def parse_size(value: str) -> int:
 
 
 def _contains(haystacks: tuple[str, ...] | list[str], needle: str) -> bool:
-    # One casefold of the joined fields: the search runs over every stored message.
-    return needle in "\n".join(haystacks).casefold()
+    # One fold of the joined fields: the search runs over every stored message.
+    return needle in fold("\n".join(haystacks))
 
 
 def _predicate(
@@ -269,8 +270,8 @@ def _check(
     if field == "from":
         return lambda entry: _contains((entry.from_header, entry.sender), value)
     if field == "subject":
-        folded = value.casefold()
-        return lambda entry: folded in entry.subject.casefold()
+        folded = fold(value)
+        return lambda entry: folded in fold(entry.subject)
     if field == "text":
         hits = body_hits.get(value, set())
         return lambda entry: (

@@ -16,9 +16,17 @@ from email.message import EmailMessage, Message
 from email.utils import getaddresses, parsedate_to_datetime
 from typing import Any
 
-from ..message import header, header_texts, html_body, html_to_text, text_body
-from ..store import Entry, parse_message
-from . import parts
+from ..message import (
+    Part,
+    header,
+    header_texts,
+    html_body,
+    html_to_text,
+    parts,
+    raw_headers,
+    text_body,
+)
+from ..store import Entry
 
 JSON = dict[str, Any]
 
@@ -41,10 +49,10 @@ def address(name: str, addr: str) -> JSON:
     return {"Name": name, "Address": addr}
 
 
-def addresses(message: Message, header: str) -> list[JSON]:
-    """The addresses in every `header` field of `message`, decoded; never raises."""
+def addresses(message: Message, name: str) -> list[JSON]:
+    """The addresses in every `name` header of `message`, decoded; never raises."""
     found: list[JSON] = []
-    for text in header_texts(message, header):
+    for text in header_texts(message, name):
         try:
             pairs = getaddresses([text])
         except Exception:  # the stdlib's address parser on malformed input: the sender's
@@ -53,20 +61,15 @@ def addresses(message: Message, header: str) -> list[JSON]:
     return found
 
 
-def first_address(message: Message, header: str, fallback: str) -> JSON:
-    """The first address of `header`; the envelope `fallback` when it has none."""
-    found = addresses(message, header)
+def first_address(message: Message, name: str, fallback: str) -> JSON:
+    """The first address of header `name`; the envelope `fallback` when it has none."""
+    found = addresses(message, name)
     if found:
         return found[0]
-    text = header_text(message, header)
+    text = header(message, name)
     if text:
         return address(text, "")
     return address("", fallback)
-
-
-def header_text(message: Message, name: str) -> str:
-    """One header's decoded text, or ``""`` (the one decoder, `message.header`)."""
-    return header(message, name)
 
 
 def snippet(message: Message) -> str:
@@ -92,11 +95,10 @@ class Details:
     snippet: str
 
 
-def details(entry: Entry, head: bytes) -> Details:
-    """Summarize a message from its first bytes (`SUMMARY_READ_LIMIT` is plenty)."""
-    message = parse_message(head)
+def details(entry: Entry, message: Message) -> Details:
+    """Summarize a message parsed from its first bytes (`SUMMARY_READ_LIMIT` is plenty)."""
     return Details(
-        message_id=header_text(message, "Message-ID").strip("<>"),
+        message_id=header(message, "Message-ID").strip("<>"),
         from_=first_address(message, "From", entry.sender),
         to=addresses(message, "To"),
         cc=addresses(message, "Cc"),
@@ -149,7 +151,7 @@ def messages_summary(
     }
 
 
-def attachment(part: parts.Part) -> JSON:
+def attachment(part: Part) -> JSON:
     """Mailpit's ``Attachment``."""
     data = part.attachment.data
     return {
@@ -168,7 +170,7 @@ def attachment(part: parts.Part) -> JSON:
 
 def _date(message: Message, entry: Entry) -> str:
     """The Date header as RFC 3339, or the time the message was stored."""
-    raw = header_text(message, "Date")
+    raw = header(message, "Date")
     if raw:
         try:
             moment = parsedate_to_datetime(raw)
@@ -183,16 +185,16 @@ def _date(message: Message, entry: Entry) -> str:
 
 def list_unsubscribe(message: Message) -> JSON:
     """Mailpit's ``ListUnsubscribe``: the header, its links (RFC 2369) and the Post header."""
-    header = header_text(message, "List-Unsubscribe")
-    links = [link.strip() for link in _UNSUBSCRIBE_ITEM.findall(header)]
+    value = header(message, "List-Unsubscribe")
+    links = [link.strip() for link in _UNSUBSCRIBE_ITEM.findall(value)]
     errors = ""
-    if header and not links:
+    if value and not links:
         errors = "no <URL> in the List-Unsubscribe header (RFC 2369 3.2)"
     return {
-        "Header": header,
+        "Header": value,
         "Links": links,
         "Errors": errors,
-        "HeaderPost": header_text(message, "List-Unsubscribe-Post"),
+        "HeaderPost": header(message, "List-Unsubscribe-Post"),
     }
 
 
@@ -204,11 +206,11 @@ def message(entry: Entry, data: bytes, parsed: EmailMessage) -> JSON:
         # Mailpit (enmime) gives the HTML as text when there is no text part.
         text = html_to_text(html) if html else ""
     from_ = first_address(parsed, "From", entry.sender)
-    return_path = header_text(parsed, "Return-Path").strip("<>") or from_["Address"]
-    files = parts.files(parsed)
+    return_path = header(parsed, "Return-Path").strip("<>") or from_["Address"]
+    files = parts(parsed)
     return {
         "ID": entry.id,
-        "MessageID": header_text(parsed, "Message-ID").strip("<>"),
+        "MessageID": header(parsed, "Message-ID").strip("<>"),
         "From": from_,
         "To": addresses(parsed, "To"),
         "Cc": addresses(parsed, "Cc"),
@@ -233,14 +235,9 @@ def canonical_header_name(name: str) -> str:
     return "-".join(word[:1].upper() + word[1:].lower() for word in name.split("-"))
 
 
-def headers(data: bytes) -> dict[str, list[str]]:
-    """Every header as Mailpit's ``/headers`` gives it: canonical names, sorted, raw values."""
-    message = parse_message(data)
+def headers(message: Message) -> dict[str, list[str]]:
+    """Every header as Mailpit's ``/headers`` gives it: canonical names, sorted, values as sent."""
     found: dict[str, list[str]] = {}
-    for name, value in message.raw_items():
-        # Unfold (RFC 5322 2.2.3) the way Go's textproto does: one space per fold.
-        text = " ".join(line.strip() for line in str(value).splitlines() if line.strip())
-        if any("\udc80" <= char <= "\udcff" for char in text):
-            text = text.encode("ascii", "surrogateescape").decode("utf-8", "replace")
-        found.setdefault(canonical_header_name(name), []).append(text)
+    for name, value in raw_headers(message):
+        found.setdefault(canonical_header_name(name), []).append(value)
     return dict(sorted(found.items()))
