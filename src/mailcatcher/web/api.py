@@ -221,10 +221,9 @@ async def delete_search(request: web.Request) -> web.Response:
 
 @dataclass(frozen=True)
 class Loaded:
-    """The message a request's path names: its entry, stored bytes and parsed form."""
+    """The message a request's path names: its entry and the message the store parsed."""
 
     entry: Entry
-    data: bytes
     parsed: EmailMessage
 
 
@@ -262,8 +261,8 @@ async def load(request: web.Request) -> Loaded:
     """
     with _answering_lookup_errors():
         id = await _resolve(request)
-        entry, data, parsed = await inbox_of(request).read(id)
-    return Loaded(entry, data, parsed)
+        entry, parsed = await inbox_of(request).read(id)
+    return Loaded(entry, parsed)
 
 
 async def load_bytes(request: web.Request) -> tuple[str, bytes]:
@@ -288,7 +287,7 @@ async def get_message(request: web.Request) -> web.Response:
     inbox = inbox_of(request)
     if not inbox.is_read(loaded.entry):
         inbox.mark_read([loaded.entry.id])
-    return web.json_response(shapes.message(loaded.entry, loaded.data, loaded.parsed))
+    return web.json_response(shapes.message(loaded.entry, loaded.parsed))
 
 
 @routes.get("/api/v1/message/{ID}/headers")

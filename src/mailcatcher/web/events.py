@@ -7,15 +7,15 @@ so neither polls the store on its own.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
+from collections.abc import Generator
 
 from aiohttp import web
 
+from ..query import MailTimeoutError, Match, timeout_message, waiting
 from . import shapes
 from .api import bad_request, inbox_of, query_of, routes, time_zone
-from .inbox import MessageNotFound
 from .search import QueryError, parse_time
 
 #: A comment line this often keeps proxies and browsers from closing an idle stream.
@@ -100,29 +100,45 @@ async def wait(request: web.Request) -> web.Response:
         since = parse_time(raw_since, tz=time_zone(request)) if raw_since else None
     except QueryError as error:
         return bad_request(str(error))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        version = inbox.version
+    wanted = inbox.selector(query, since=since)
+    where = str(inbox.path)
+    steps = waiting(inbox.store(), wanted, timeout, where=where)
+    try:
+        while True:
+            version = inbox.version
+            # Each look reads files (blocking): a worker thread's job, as every store call.
+            step = await inbox._call(_step, steps)
+            if isinstance(step, Match):
+                return web.json_response(shapes.message(step.entry, step.message))
+            if inbox.is_closing():
+                raise MailTimeoutError(
+                    timeout_message(where, timeout, wanted, await inbox.entries())
+                )
+            await inbox.wait_change(version, step)
+    except MailTimeoutError as error:
         entries = await inbox.entries()
-        for entry in await inbox.search(query, entries, since=since):
-            try:
-                found, data, parsed = await inbox.read(entry.id)
-            except MessageNotFound:
-                continue  # deleted between listing and reading
-            return web.json_response(shapes.message(found, data, parsed))
-        remaining = deadline - loop.time()
-        if remaining <= 0 or inbox.is_closing():
-            break
-        await inbox.wait_change(version, remaining)
-    wanted = query.text or "any message"
-    return web.json_response(
-        {
-            "Error": f"no message matching {wanted!r} arrived within {timeout:g} s",
-            "Query": query.text,
-            "Timeout": timeout,
-            "Total": len(entries),
-            "Messages": await inbox.summaries(entries[:10]),
-        },
-        status=504,
-    )
+        return web.json_response(
+            {
+                "Error": str(error),
+                "Query": query.text,
+                "Timeout": timeout,
+                "Total": len(entries),
+                "Messages": await inbox.summaries(entries[:10]),
+            },
+            status=504,
+        )
+    finally:
+        steps.close()
+
+
+def _step(steps: Generator[float, None, Match]) -> float | Match:
+    """One look of `query.waiting`: the pause before the next look, or the match.
+
+    The match comes back as a value, not as `StopIteration`: an asyncio future refuses
+    to carry `StopIteration` across from the worker thread.
+    """
+    try:
+        return next(steps)
+    except StopIteration as done:
+        found: Match = done.value
+        return found

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import TypeVar
@@ -37,6 +38,30 @@ DETAILS_CACHE = 4096
 
 class MessageNotFound(LookupError):
     """No message has this ID (any more)."""
+
+
+@dataclass(frozen=True)
+class Searching:
+    """A Mailpit search as a `mailcatcher.query.Selector`, so the query core can run it.
+
+    `latest`, `messages` and `waiting` then find, order and time out exactly as they do
+    for a `Filter` on every other surface; only the matching rules are the search's.
+    """
+
+    inbox: Inbox
+    query: Query
+    since: float | None = None
+
+    def select(self, store: Store, entries: list[Entry]) -> list[Entry]:
+        """The entries (newest first, as given) that match; blocks (a worker thread's)."""
+        return self.inbox.matching(store, self.query, entries, self.since)
+
+    def describe(self) -> str:
+        """The search in words, for the timeout text."""
+        parts = [repr(self.query.text)] if self.query.text else []
+        if self.since is not None:
+            parts.append(f"since={self.since!r}")
+        return ", ".join(parts) if parts else "any message"
 
 
 class Inbox:
@@ -116,15 +141,14 @@ class Inbox:
         except (KeyError, ValueError, OSError):
             raise MessageNotFound(id) from None
 
-    async def read(self, id: str) -> tuple[Entry, bytes, EmailMessage]:
-        """Entry, bytes and parsed message of `id` (parsed by the store's one parser).
+    async def read(self, id: str) -> tuple[Entry, EmailMessage]:
+        """The entry of `id` and its message, read and parsed by the store.
 
         Raises:
             MessageNotFound: no message has this ID.
         """
         entry = await self.find(id)
-        data = await self.read_bytes(id)
-        return entry, data, await self._call(parse_message, data)
+        return entry, await self.message(id)
 
     async def message(self, id: str) -> EmailMessage:
         """Message `id`, read and parsed by the store (`Store.read`).
@@ -209,12 +233,21 @@ class Inbox:
         """The entries matching `query`, newest first."""
         if entries is None:
             entries = await self.entries()
-        return await self._call(self._select, query, entries, since)
+        wanted = self.selector(query, since=since)
+        return await self._call(lambda: wanted.select(self.store(), entries))
 
-    def _select(self, query: Query, entries: list[Entry], since: float | None) -> list[Entry]:
+    def selector(self, query: Query, *, since: float | None = None) -> Searching:
+        """`query` (and `since`) as a `mailcatcher.query.Selector` over this inbox."""
+        return Searching(self, query, since)
+
+    def matching(
+        self, store: Store, query: Query, entries: list[Entry], since: float | None
+    ) -> list[Entry]:
+        """The `entries` of `store` that `query` matches, in order; blocks.
+
+        Run it in a worker thread (`search` does)"""
         # In a worker thread: matching 10,000 summaries takes milliseconds the SMTP
         # server on the event loop should not wait for.
-        store = self.store()
         hits = {
             needle: store.search_text(needle, among=entries)
             for needle in dict.fromkeys(query.needles)

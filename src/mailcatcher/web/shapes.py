@@ -198,7 +198,7 @@ def list_unsubscribe(message: Message) -> JSON:
     }
 
 
-def message(entry: Entry, data: bytes, parsed: EmailMessage) -> JSON:
+def message(entry: Entry, parsed: EmailMessage) -> JSON:
     """Mailpit's ``Message``: headers, both bodies and the files, without file content."""
     text = text_body(parsed)
     html = html_body(parsed) or ""
@@ -224,7 +224,7 @@ def message(entry: Entry, data: bytes, parsed: EmailMessage) -> JSON:
         "Username": entry.auth_user or "",
         "Text": text,
         "HTML": html,
-        "Size": len(data),
+        "Size": entry.size,
         "Inline": [attachment(part) for part in files if part.attachment.inline],
         "Attachments": [attachment(part) for part in files if not part.attachment.inline],
     }
