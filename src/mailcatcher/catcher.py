@@ -176,7 +176,11 @@ def _parse_bytes(data: bytes | bytearray, message_class: type[EmailMessageBase] 
     try:
         for start in range(0, len(view), _FEED_CHUNK):
             parser.feed(bytes(view[start : start + _FEED_CHUNK]))
-        return parser.close()
+        message = parser.close()
+        if store.too_deep(message):
+            # Writing it back would recurse once per level (see store.MAX_NESTING).
+            raise ValueError(f"MIME parts nested deeper than {store.MAX_NESTING} levels")
+        return message
     except Exception:
         # The stdlib parser gives up on some malformed MIME parameters (a TypeError in
         # decode_params, for one). Keep the message anyway: its headers parsed, its body

@@ -171,6 +171,71 @@ class _SMTP(SMTP):
         self._max_connections = options.max_connections
         self._admitted = False
         self._refused = False
+        self._in_data = False
+        # When the connection goes idle: the timer aiosmtpd arms, and the one before.
+        self._idle_deadline = 0.0
+        self._previous_deadline = 0.0
+
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        """Arm the idle timer (aiosmtpd calls this for each command), remembering when."""
+        super()._reset_timeout(duration)
+        self._previous_deadline = self._idle_deadline
+        self._idle_deadline = self.loop.time() + (duration or self._timeout_duration)
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes of a DATA transfer are activity: the idle timeout measures silence.
+
+        aiosmtpd arms its timer when a command arrives; a steady sender whose DATA took
+        longer than the timeout was cut off mid-transfer, on every retry.
+        """
+        super().data_received(data)
+        if self._in_data:
+            self._reset_timeout()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        self._in_data = True
+        try:
+            await super().smtp_DATA(arg)
+        finally:
+            self._in_data = False
+
+    async def smtp_NOOP(self, arg: str) -> None:
+        """NOOP, without counting as activity: a client sending only NOOPs goes idle.
+
+        Otherwise a few clients that send NOOP forever hold every connection slot.
+        """
+        self._keep_deadline()
+        await super().smtp_NOOP(arg)
+
+    async def smtp_RSET(self, arg: str) -> None:
+        """RSET, without counting as activity (see `smtp_NOOP`)."""
+        self._keep_deadline()
+        await super().smtp_RSET(arg)
+
+    def _keep_deadline(self) -> None:
+        """Put the idle timer back where it was before this command re-armed it."""
+        remaining = max(self._previous_deadline - self.loop.time(), 0.001)
+        deadline = self._previous_deadline
+        super()._reset_timeout(remaining)
+        self._idle_deadline = self._previous_deadline = deadline
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """The address of MAIL FROM or RCPT TO, exactly as the client wrote it.
+
+        aiosmtpd parses it with the email header parser, which decodes RFC 2047 encoded
+        words: ``RCPT TO:<=?utf-8?q?root?=@x>`` became ``root@x``. Encoded words belong
+        to header text (RFC 2047 section 5), not to addresses on the wire, so the text
+        is kept as sent once aiosmtpd has checked its syntax.
+        """
+        address, rest = super()._getaddr(arg)
+        if address and "=?" in arg:
+            text = arg.lstrip()
+            written = text[: len(text) - len(rest or "")].strip()
+            if written.startswith("<") and written.endswith(">"):
+                written = written[1:-1].strip()
+            if written and ":" not in written:  # not a source route (RFC 5321 4.1.2)
+                address = written
+        return address, rest
 
     def _create_session(self) -> Session:
         return _Session(self.loop)

@@ -21,6 +21,7 @@ from io import BytesIO, StringIO
 from ._html import HTMLReader, html_to_text, text_urls
 from ._mime import children as _children
 from ._mime import content_id as _content_id
+from ._mime import envelope_text as _envelope
 from ._mime import file_parts, fold, header_texts, is_inline, split_addresses
 from ._mime import filename as _filename
 from ._mime import header_text as _header
@@ -332,7 +333,7 @@ def envelope_sender(msg: Message) -> str:
     "" is also what a null reverse-path (`MAIL FROM:<>`, RFC 5321 section 4.5.5, used by
     bounces) looks like.
     """
-    return _header(msg, "X-MailFrom") or ""
+    return _envelope(msg, "X-MailFrom") or ""
 
 
 def envelope_recipients(msg: Message) -> list[str]:
@@ -341,14 +342,32 @@ def envelope_recipients(msg: Message) -> list[str]:
     These differ from the To and Cc headers for Bcc recipients. Commas inside a quoted local
     part (`"a,b"@example.com`) do not split an address.
     """
-    return split_addresses(_header(msg, "X-RcptTo") or "")
+    return split_addresses(_envelope(msg, "X-RcptTo") or "")
 
 
 def auth_user(msg: Message) -> str | None:
     """Return the user the client authenticated as, or None when it did not authenticate."""
-    return _header(msg, "X-Mailcatcher-Auth-User")
+    return _envelope(msg, "X-Mailcatcher-Auth-User")
+
+
+#: A socket address as Python writes it, which is how aiosmtpd records the peer:
+#: ``('127.0.0.1', 50122)``, or ``('::1', 50122, 0, 0)`` with IPv6's flow info and scope.
+_SOCKET_ADDRESS = re.compile(r"\(\s*'([^']*)',\s*(\d+)\s*(?:,[^)]*)?\)")
 
 
 def peer(msg: Message) -> str | None:
-    """Return the client address the server recorded, as written (e.g. "('127.0.0.1', 50122)")."""
-    return _header(msg, "X-Peer")
+    """Return the client address the server recorded as ``host:port``, or None when missing.
+
+    The stored X-Peer header keeps what aiosmtpd wrote, ``('127.0.0.1', 50122)``; a reader
+    gets the form logs and URLs use, ``127.0.0.1:50122``, with an IPv6 address in brackets
+    (``[::1]:50122``, RFC 3986 section 3.2.2) so the port stays apart. A value in any other
+    form (a Unix socket's path) is returned as written.
+    """
+    written = _envelope(msg, "X-Peer")
+    if written is None:
+        return None
+    address = _SOCKET_ADDRESS.fullmatch(written.strip())
+    if address is None:
+        return written
+    host, port = address.groups()
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -249,13 +249,25 @@ def text_urls(text: str) -> list[str]:
 
 
 def _trim_url(url: str) -> str:
-    while url:
-        last = url[-1]
-        if last in _TRAILING or (last in _CLOSERS and url.count(_CLOSERS[last]) < url.count(last)):
-            url = url[:-1]
+    """`url` without the sentence punctuation after it; linear in its length.
+
+    A closing bracket stays when the URL opened one (``https://en.wikipedia.org/wiki/
+    Mail_(disambiguation)``). The counts are taken once and updated as characters go:
+    counting again for each one made a URL followed by 150,000 ``)`` take seconds.
+    """
+    opened = {closer: url.count(opener) for closer, opener in _CLOSERS.items()}
+    closed = {closer: url.count(closer) for closer in _CLOSERS}
+    end = len(url)
+    while end:
+        last = url[end - 1]
+        if last in _TRAILING:
+            end -= 1
+        elif last in _CLOSERS and opened[last] < closed[last]:
+            closed[last] -= 1
+            end -= 1
         else:
             break
-    return url
+    return url[:end]
 
 
 def _is_web_url(url: str) -> bool:

@@ -100,6 +100,23 @@ def header_text(msg: Message, name: str) -> str | None:
     return None
 
 
+def envelope_text(msg: Message, name: str) -> str | None:
+    """Return an envelope header the catcher wrote, unfolded, or None; never decoded.
+
+    The envelope is recorded exactly as the client sent it: ``RCPT TO:<=?utf-8?q?a?=@x>``
+    is that address, not ``a@x``, so RFC 2047 decoding (which is for header text a
+    person reads, RFC 2047 section 5) is not applied. UTF-8 (RFC 6531) is read as such.
+    """
+    wanted = name.lower()
+    for key, raw in msg.raw_items():
+        if key.lower() == wanted:
+            text = _LINE_BREAKS.sub("", str(raw)).strip()
+            if has_surrogates(text):
+                text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            return text
+    return None
+
+
 def header_texts(msg: Message, name: str) -> list[str]:
     """Every header called `name`, in order, each decoded (see `decode_value`)."""
     wanted = name.lower()
@@ -186,6 +203,17 @@ def walk(msg: Message) -> Iterator[Message]:
         part = stack.pop()
         yield part
         stack.extend(reversed(children(part)))
+
+
+def nesting_depth(msg: Message) -> int:
+    """How deeply the parts of `msg` nest (1 for a message that is not multipart)."""
+    deepest = 0
+    stack = [(msg, 1)]
+    while stack:
+        part, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in children(part))
+    return deepest
 
 
 def file_parts(msg: Message) -> Iterator[Message]:

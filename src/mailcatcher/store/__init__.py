@@ -24,6 +24,7 @@ from ._format import (
     ENVELOPE_HEADERS,
     FILE_MODE,
     MAIL_FROM_HEADER,
+    MAX_NESTING,
     PEER_HEADER,
     RCPT_TO_HEADER,
     Entry,
@@ -31,6 +32,7 @@ from ._format import (
     has_headers,
     parse_message,
     summarize,
+    too_deep,
     write_message,
 )
 from ._maildir import INDEX_NAME, MaildirStore, is_maildir, time_from_name
@@ -41,6 +43,7 @@ __all__ = [
     "FILE_MODE",
     "INDEX_NAME",
     "MAIL_FROM_HEADER",
+    "MAX_NESTING",
     "PEER_HEADER",
     "RCPT_TO_HEADER",
     "Entry",
@@ -59,6 +62,7 @@ __all__ = [
     "sort_newest_first",
     "summarize",
     "time_from_name",
+    "too_deep",
     "write_message",
 ]
 

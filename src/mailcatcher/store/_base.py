@@ -4,15 +4,57 @@ from __future__ import annotations
 
 import abc
 import os
+import stat
 from collections.abc import Iterable
 from email.message import EmailMessage, Message
 from pathlib import Path
-from typing import TypeAlias, TypeVar
+from typing import BinaryIO, TypeAlias, TypeVar
 
-from ._format import Entry, parse_message
+from ._format import Entry, NotAMessageError, parse_message
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
 _S = TypeVar("_S", bound="Store")
+
+#: The largest file a reader reads. A store holds what the catcher wrote, at most its
+#: size limit (32 MiB by default); anything bigger was put there by something else (a
+#: sparse file, a link to /dev/zero) and is skipped rather than read into memory.
+READ_CAP = 256 * 1024 * 1024
+
+
+def open_stored(path: StrPath) -> BinaryIO:
+    """Open a stored message for reading: only a regular file, and never blocking.
+
+    A store is only regular files: a symbolic link is not followed (``O_NOFOLLOW``: a
+    link to /etc/passwd is not served as mail), a FIFO or device is not read (opened
+    ``O_NONBLOCK``, then refused: a FIFO in ``new/`` hung every reader), and a file over
+    `READ_CAP` is refused.
+
+    Raises:
+        FileNotFoundError: nothing is there (any more).
+        NotAMessageError: something is there, but not a message file a reader may read.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as error:  # ELOOP: a symbolic link; EISDIR, EACCES, ...
+        raise NotAMessageError(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise NotAMessageError(f"{path} is not a regular file")
+        if status.st_size > READ_CAP:
+            raise NotAMessageError(
+                f"{path} is larger than a reader reads ({status.st_size} > {READ_CAP} bytes)"
+            )
+        # Back to blocking reads: a regular file never blocks, and buffered reads of a
+        # non-blocking descriptor may return short.
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 class Store(abc.ABC):

@@ -11,7 +11,7 @@ from email.message import Message
 from pathlib import Path
 
 from ..message import contains, search_text
-from ._base import Store, StrPath
+from ._base import READ_CAP, Store, StrPath, open_stored
 from ._format import (
     FILE_MODE,
     Entry,
@@ -65,11 +65,13 @@ class FileStore(Store):
         Maildir catcher is making it (`current` then hands over to a Maildir store).
 
         Raises:
-            NotAMessageError: the file holds no email message.
+            NotAMessageError: the file holds no email message, or is no regular file.
         """
+        if self.path.is_dir():
+            return []
         try:
-            fp = open(self.path, "rb")  # noqa: SIM115  # closed below; fstat needs the handle
-        except (FileNotFoundError, IsADirectoryError):
+            fp = open_stored(self.path)
+        except FileNotFoundError:
             return []
         with fp:
             # fstat the open file: its identity and its bytes are the same file's,
@@ -78,7 +80,7 @@ class FileStore(Store):
             key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
             if self._cache is not None and self._cache[0] == key:
                 return [self._cache[1]]
-            data = fp.read()
+            data = fp.read(READ_CAP)
         message = parse_message(data)
         if not has_headers(message):
             raise NotAMessageError(f"{self.path} is not an email message: it has no header lines")

@@ -17,7 +17,14 @@ from email.policy import Compat32
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..message._mime import file_parts, header_text, is_inline, split_addresses
+from ..message._mime import (
+    envelope_text,
+    file_parts,
+    header_text,
+    is_inline,
+    nesting_depth,
+    split_addresses,
+)
 
 #: Headers the catcher writes from the SMTP session. A client's own copies are
 #: removed before these are added, so they always tell the server's truth.
@@ -27,6 +34,11 @@ RCPT_TO_HEADER = "X-RcptTo"
 AUTH_USER_HEADER = "X-Mailcatcher-Auth-User"
 ENVELOPE_HEADERS = (PEER_HEADER, MAIL_FROM_HEADER, RCPT_TO_HEADER, AUTH_USER_HEADER)
 
+#: The deepest MIME nesting parsed into parts. Real mail nests a few levels (mixed >
+#: related > alternative); the stdlib's generator and its walk() recurse per level, so
+#: a hostile message 200 levels deep made every write fail (RecursionError, a 451
+#: forever). A deeper message keeps its headers parsed and its body as it came.
+MAX_NESTING = 64
 #: Stored files are readable by everyone, as a file a mail client delivers would be.
 FILE_MODE = 0o644
 
@@ -142,14 +154,22 @@ def parse_message(data: bytes) -> EmailMessage:
 
     Never raises for malformed mail: a header the parser chokes on stays text (see
     `_TolerantPolicy`), and a MIME structure it cannot follow (the stdlib raises a
-    TypeError on some broken parameters) leaves the body one unparsed part.
+    TypeError on some broken parameters) or that nests deeper than `MAX_NESTING`
+    leaves the body one unparsed part.
     """
     try:
         message = BytesParser(policy=_READ_POLICY).parsebytes(data)
+        if too_deep(message):
+            raise ValueError("nested deeper than MAX_NESTING")
     except Exception:
         message = BytesParser(policy=_READ_POLICY).parsebytes(data, headersonly=True)
     assert isinstance(message, EmailMessage)  # EmailPolicy's message factory
     return message
+
+
+def too_deep(message: Message) -> bool:
+    """Whether `message` nests deeper than `MAX_NESTING` (then its body stays unparsed)."""
+    return nesting_depth(message) > MAX_NESTING
 
 
 class NotAMessageError(ValueError):
@@ -167,13 +187,13 @@ def has_headers(message: Message) -> bool:
 
 def summarize(message: Message, *, id: str, path: Path, stored: float, size: int) -> Entry:
     """Build the `Entry` of a message from the headers the catcher wrote."""
-    auth_user = header_text(message, AUTH_USER_HEADER)
+    auth_user = envelope_text(message, AUTH_USER_HEADER)
     return Entry(
         id=id,
         path=path,
         stored=stored,
-        sender=header_text(message, MAIL_FROM_HEADER) or "",
-        recipients=tuple(split_addresses(header_text(message, RCPT_TO_HEADER) or "")),
+        sender=envelope_text(message, MAIL_FROM_HEADER) or "",
+        recipients=tuple(split_addresses(envelope_text(message, RCPT_TO_HEADER) or "")),
         subject=header_text(message, "Subject") or "",
         from_header=header_text(message, "From") or "",
         to_header=header_text(message, "To") or "",

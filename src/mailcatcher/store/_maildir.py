@@ -26,7 +26,8 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from ..message import fold, search_text
-from ._base import Store, sort_newest_first
+from ..message._mime import has_surrogates
+from ._base import Store, open_stored, sort_newest_first
 from ._format import (
     FILE_MODE,
     Entry,
@@ -86,6 +87,7 @@ class MaildirStore(Store):
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         self._foreign: dict[tuple[str, int, int], Entry | None] = {}
+        self._skipped: set[str] = set()
         # Entries already built, by name, with the file they were built for: a
         # delivered Maildir file never changes, so listing 10,000 messages again only
         # costs a directory scan, not 10,000 index rows and paths.
@@ -238,10 +240,37 @@ class MaildirStore(Store):
                 continue
             with scan:
                 for item in scan:
-                    if not item.name.startswith("."):
-                        # Mail clients rename new/NAME to cur/NAME:2,FLAGS when read.
-                        files[item.name.split(":", 1)[0]] = item.path
+                    if item.name.startswith("."):
+                        continue
+                    if not self._is_message_file(item):
+                        continue
+                    # Mail clients rename new/NAME to cur/NAME:2,FLAGS when read.
+                    files[item.name.split(":", 1)[0]] = item.path
         return files
+
+    def _is_message_file(self, item: os.DirEntry[str]) -> bool:
+        """Whether a directory entry can be a message: a regular file with a UTF-8 name.
+
+        A store is only regular files (no links out of it, no FIFOs that block a
+        reader); a name that is not UTF-8 cannot be an ID in a URL or JSON. Anything
+        else is skipped, with one warning per name.
+        """
+        try:
+            regular = item.is_file(follow_symlinks=False)
+        except OSError:
+            regular = False
+        problem = None
+        if not regular:
+            problem = "it is not a regular file"
+        elif has_surrogates(item.name):
+            problem = "its name is not UTF-8"
+        if problem is None:
+            return True
+        if item.path not in self._skipped:
+            self._skipped.add(item.path)
+            shown = item.path.encode("utf-8", "backslashreplace").decode("utf-8")
+            warnings.warn(f"skipping {shown}: {problem}", stacklevel=5)
+        return False
 
     def _rows(self, ids: list[str] | None = None) -> dict[str, tuple[object, ...]]:
         """The index rows of `ids` (all rows when `ids` is None)."""
@@ -309,7 +338,7 @@ class MaildirStore(Store):
         key = (name, stat.st_mtime_ns, stat.st_size)
         if key not in self._foreign:
             try:
-                with open(path, "rb") as fp:
+                with open_stored(path) as fp:
                     message = BytesParser().parse(fp, headersonly=True)
                 if not has_headers(message):
                     raise NotAMessageError("not an email message: no header lines")
@@ -330,16 +359,20 @@ class MaildirStore(Store):
         guesses = [seen[0]] if seen is not None else []
         if id and not id.startswith(".") and "/" not in id and "\0" not in id:
             guesses.append(os.path.join(self.path, "new", id))
+        size = -1 if limit is None else limit
         for location in guesses:
-            with contextlib.suppress(FileNotFoundError), open(location, "rb") as fp:
-                return fp.read(limit)
+            with (
+                contextlib.suppress(FileNotFoundError, NotAMessageError),
+                open_stored(location) as fp,
+            ):
+                return fp.read(size)
         found = self._files().get(id)
         if found is None:
             raise KeyError(id)
         try:
-            with open(found, "rb") as fp:
-                return fp.read(limit)
-        except FileNotFoundError:
+            with open_stored(found) as fp:
+                return fp.read(size)
+        except (FileNotFoundError, NotAMessageError):
             raise KeyError(id) from None
 
     def delete(self, ids: Iterable[str]) -> None:
@@ -403,8 +436,8 @@ class MaildirStore(Store):
         folded = fold(needle)
         for name, location in files.items():
             if name not in indexed:
-                with contextlib.suppress(OSError):
-                    message = parse_message(Path(location).read_bytes())
+                with contextlib.suppress(OSError, NotAMessageError), open_stored(location) as fp:
+                    message = parse_message(fp.read())
                     if folded in fold(search_text(message)):
                         found.add(name)
         return found

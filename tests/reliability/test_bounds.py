@@ -1,0 +1,217 @@
+"""Hostile mail costs bounded work and never poisons the store (issue #11).
+
+Each test is the smallest input that broke a promise before the fix: a message answered
+``250`` is stored and every reader opens it; no input makes a reader hang or run for
+seconds; the envelope is recorded exactly as the client sent it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mailcatcher import get_latest_message, get_messages
+from mailcatcher import message as mc_message
+from mailcatcher.query import Filter, latest
+from mailcatcher.store import MAX_NESTING, MaildirStore, opened
+from tests.reliability.harness import data_reply, running
+from tests.support import catcher
+
+SENDER = "app@example.com"
+
+
+def nested_multiparts(levels: int) -> bytes:
+    """A message whose multiparts nest `levels` deep around one text part."""
+    data = b"From: app@example.com\r\nTo: eva@example.com\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+    for level in range(levels):
+        data += b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (level, level)
+    data += b"Content-Type: text/plain\r\n\r\nsee https://example.com/deep\r\n"
+    for level in reversed(range(levels)):
+        data += b"--b%d--\r\n" % level
+    return data
+
+
+def read_everything(path: Path) -> None:
+    """Open the newest message at `path` the way every reader does, all helpers included."""
+    found = get_latest_message(path)
+    assert found is not None
+    mc_message.text_body(found)
+    mc_message.html_body(found)
+    mc_message.links(found)
+    mc_message.attachments(found)
+    mc_message.search_text(found)
+    for name in ("From", "To", "Subject"):
+        mc_message.header(found, name)
+
+
+@pytest.mark.parametrize("levels", [MAX_NESTING + 1, 200, 1000])
+def test_deeply_nested_mail_is_stored_and_opened(tmp_path: Path, levels: int) -> None:
+    # Before: 200 levels got 451 forever (RecursionError while writing it back).
+    store = tmp_path / "mail"
+    with running("maildir", store, tmp_path / "server.log") as proc:
+        code, reply = data_reply(proc.port, SENDER, ["eva@example.com"], nested_multiparts(levels))
+    assert code == 250, reply
+    read_everything(store)
+    stored = get_latest_message(store)
+    assert stored is not None
+    assert stored.as_bytes().count(b"--b") == 2 * levels  # stored as it came
+
+
+def test_nesting_up_to_the_limit_is_parsed_into_parts(tmp_path: Path) -> None:
+    store = tmp_path / "mail"
+    with running("maildir", store, tmp_path / "server.log") as proc:
+        message = nested_multiparts(MAX_NESTING - 1)
+        assert data_reply(proc.port, SENDER, ["eva@example.com"], message)[0] == 250
+    found = get_latest_message(store)
+    assert found is not None
+    assert mc_message.text_body(found) == "see https://example.com/deep"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Subject: =?utf-8?b?A?=",
+        "From: =?utf-8?b?A?= <a@example.com>",
+        "To: =?utf-8?b?QQ?= <eva@example.com>",
+    ],
+)
+def test_a_broken_encoded_word_is_stored_and_read(tmp_path: Path, header: str) -> None:
+    # Before: MailDir answered 451 on every retry (HeaderParseError in the summary).
+    store = tmp_path / "mail"
+    data = f"{header}\r\nX-Probe: 1\r\n\r\nhello\r\n".encode()
+    with running("maildir", store, tmp_path / "server.log") as proc:
+        code, reply = data_reply(proc.port, SENDER, ["eva@example.com"], data)
+    assert code == 250, reply
+    read_everything(store)
+
+
+def test_an_encoded_word_in_the_envelope_is_recorded_as_sent(tmp_path: Path) -> None:
+    # Before: RCPT TO:<=?utf-8?q?eva?=@example.com> was read back as eva@example.com.
+    # `serve` (and the fixture's server) keep it as sent; the stock aiosmtpd command's
+    # own parser decodes it before any handler sees it.
+    store = tmp_path / "mail"
+    recipient = "=?utf-8?q?eva?=@example.com"
+    with running("serve", store, tmp_path / "server.log") as proc:
+        assert data_reply(proc.port, SENDER, [recipient], b"Subject: x\r\n\r\nx\r\n")[0] == 250
+    with opened(store) as mail:
+        (entry,) = mail.entries()
+        assert entry.recipients == (recipient,)
+        assert latest(mail, Filter(to="eva@example.com")) is None
+        found = latest(mail, Filter(to=recipient))
+    assert found is not None
+    assert mc_message.envelope_recipients(found.message) == [recipient]
+    assert get_messages(store, to="eva@example.com") == []
+
+
+def test_links_after_a_flood_of_closing_brackets_take_linear_time() -> None:
+    # Before: "http://a" and 300,000 ")" took about 50 s (a count per character trimmed).
+    # This bounds a hang, not a speed: the work now takes milliseconds.
+    code = (
+        "from mailcatcher.message._html import text_urls\n"
+        "assert text_urls('see http://a' + ')' * 300_000) == ['http://a']\n"
+        "assert text_urls('(http://a/(b))') == ['http://a/(b)']\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+def test_odd_entries_in_a_maildir_are_skipped_never_read(tmp_path: Path) -> None:
+    # Before: a FIFO in new/ hung `list`; a symlink to /etc/passwd was served as mail; a
+    # name that is not UTF-8 broke every reader; a sparse file was read whole.
+    mail = tmp_path / "mail"
+    with MaildirStore(mail, create=True) as maildir:
+        message = mc_message_bytes("kept")
+        (mail / "new" / "1700000000.M1P1Q1.host").write_bytes(message)
+    os.mkfifo(mail / "new" / "1700000001.M1P1Q1.fifo")
+    os.symlink("/etc/passwd", mail / "new" / "1700000002.M1P1Q1.link")
+    (mail / "new" / os.fsdecode(b"1700000003.M1P1Q1.\xff")).write_bytes(message)
+    with open(mail / "new" / "1700000004.M1P1Q1.sparse", "wb") as fp:
+        fp.truncate(300 * 1024 * 1024)  # over the reader's cap, no disk used
+    result = subprocess.run(
+        [sys.executable, "-m", "mailcatcher", "list", "--json", str(mail)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"subject": "kept"' in result.stdout
+    assert "root:" not in result.stdout
+    assert "Traceback" not in result.stderr
+    assert "not a regular file" in result.stderr
+    with MaildirStore(mail) as maildir:
+        with pytest.warns(UserWarning, match="skipping"):
+            ids = [entry.id for entry in maildir.entries()]
+        assert ids == ["1700000000.M1P1Q1.host"]
+        with pytest.raises(KeyError):
+            maildir.read_bytes("1700000002.M1P1Q1.link")
+
+
+def mc_message_bytes(subject: str) -> bytes:
+    return (
+        f"From: app@example.com\r\nTo: eva@example.com\r\nSubject: {subject}\r\n"
+        "X-MailFrom: app@example.com\r\nX-RcptTo: eva@example.com\r\n\r\nhello\r\n"
+    ).encode()
+
+
+def _reply(sock: socket.socket) -> bytes:
+    """Read one SMTP reply (all its lines)."""
+    data = b""
+    while not re.search(rb"(?:^|\r\n)\d{3} [^\r\n]*\r\n$", data):
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError(f"closed after {data!r}")
+        data += chunk
+    return data
+
+
+def test_a_slow_steady_transfer_is_not_cut_off_by_the_idle_timeout(tmp_path: Path) -> None:
+    # Before: the idle timeout ran from the DATA command, so a transfer that took longer
+    # than it was cut off on every retry. Here: 2 s of timeout, 6 s of steady sending.
+    store = tmp_path / "mail"
+    with (
+        catcher("serve", store, options=["--idle-timeout", "2"]) as proc,
+        socket.create_connection(("127.0.0.1", proc.port), timeout=30) as sock,
+    ):
+        _reply(sock)
+        for command in (b"EHLO a\r\n", b"MAIL FROM:<a@example.com>\r\n"):
+            sock.sendall(command)
+            _reply(sock)
+        sock.sendall(b"RCPT TO:<eva@example.com>\r\n")
+        _reply(sock)
+        sock.sendall(b"DATA\r\n")
+        assert _reply(sock).startswith(b"354")
+        sock.sendall(b"Subject: slow\r\n\r\n")
+        for line in range(24):
+            time.sleep(0.25)
+            sock.sendall(b"line %d\r\n" % line)
+        sock.sendall(b".\r\n")
+        assert _reply(sock).startswith(b"250")
+    found = get_latest_message(store)
+    assert found is not None
+    assert found["Subject"] == "slow"
+
+
+def test_noop_does_not_keep_a_connection_open_forever(tmp_path: Path) -> None:
+    # Before: any command re-armed the idle timer, so clients sending NOOP forever held
+    # every connection slot. NOOP and RSET are not activity now.
+    with (
+        catcher("serve", tmp_path / "mail", options=["--idle-timeout", "1"]) as proc,
+        socket.create_connection(("127.0.0.1", proc.port), timeout=30) as sock,
+    ):
+        _reply(sock)
+        closed = False
+        for _ in range(40):  # 10 s of NOOPs, a quarter second apart
+            time.sleep(0.25)
+            try:
+                sock.sendall(b"NOOP\r\n")
+                _reply(sock)
+            except (ConnectionError, OSError):
+                closed = True
+                break
+        assert closed, "the server kept a NOOP-only connection open for 10 s"
