@@ -220,17 +220,24 @@ def _decode_base64(encoded: bytes) -> bytes:
 def search_text(msg: Message) -> str:
     """The decoded text of a message's body text parts, for free-text search.
 
-    Every text part counts (not only the one `text_body` picks), cut at `SEARCH_TEXT_LIMIT`.
+    Every text part counts (not only the one `text_body` picks), cut at `SEARCH_TEXT_LIMIT`,
+    and so does the raw body of a multipart without a boundary (RFC 2046 5.1.1 requires
+    one): it is shown raw, so it is found as shown.
     """
     chunks: list[str] = []
     for part in _walk(msg):
         try:
-            if part.is_multipart() or not _is_body_text(part):
+            if part.is_multipart() or not (_is_body_text(part) or _is_broken_container(part)):
                 continue
         except Exception:  # MIME parameters the stdlib cannot decode
             continue
         chunks.append(part_text(part))
     return "\n".join(chunks)[:SEARCH_TEXT_LIMIT]
+
+
+def _is_broken_container(part: Message) -> bool:
+    # A multipart whose boundary is missing parses as one part holding its body as text.
+    return _mime(part).get_content_maintype() == "multipart" and not part.is_multipart()
 
 
 def contains(haystack: str, needle: str) -> bool:
