@@ -642,7 +642,7 @@ def test_envelope_of_the_template(template: Message) -> None:
     assert envelope_sender(template) == "bounces+42@shop.example"
     assert envelope_recipients(template) == ["eva@example.com", "Audit@Example.ORG"]
     assert auth_user(template) == "shop-app"
-    assert peer(template) == "('127.0.0.1', 50122)"
+    assert peer(template) == "127.0.0.1:50122"
 
 
 def test_envelope_of_a_message_the_server_did_not_annotate() -> None:
@@ -669,12 +669,30 @@ def test_envelope_headers_folded_quoted_and_in_utf8(message_policy: Policy) -> N
         message_policy,
     )
     assert envelope_sender(msg) == ""  # MAIL FROM:<>, a bounce
-    assert peer(msg) == "('2001:db8::1', 50122, 0, 0)"
+    assert peer(msg) == "[2001:db8::1]:50122"  # RFC 3986 3.2.2: IPv6 in brackets
     assert envelope_recipients(msg) == [
         "j\u00f6rg@b\u00fccher.example",
         '"a,b"@example.com',
         "last@example.com",
     ]
+
+
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("('127.0.0.1', 50122)", "127.0.0.1:50122"),
+        ("('::1', 8025, 0, 0)", "[::1]:8025"),
+        ("('fe80::1%eth0', 25, 0, 2)", "[fe80::1%eth0]:25"),
+        ("/run/smtp.sock", "/run/smtp.sock"),  # not a socket address: as written
+        ("('127.0.0.1', 50122", "('127.0.0.1', 50122"),  # cut short: as written
+    ],
+)
+def test_peer_is_host_and_port_while_the_header_keeps_what_aiosmtpd_wrote(
+    written: str, shown: str
+) -> None:
+    msg = parse(crlf(f"X-Peer: {written}\nSubject: x\n\nbody\n"))
+    assert peer(msg) == shown
+    assert msg["X-Peer"] == written
 
 
 # --- robustness -----------------------------------------------------------------------------
