@@ -7,12 +7,14 @@ output and exit status is pinned, and so is every documented error.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import mailbox
 import os
 import re
 import signal
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -24,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from mailcatcher import cli
+from mailcatcher.pytest_plugin import Mailcatcher, MailcatcherFactory
 from tests.e2e.cli_support import (
     CONFIRM,
     HOSTILE_HTML,
@@ -148,7 +151,7 @@ def test_show_json(store: Store) -> None:
     assert shown["envelope"]["sender"] == "bounce+1042@shop.example"
     assert shown["envelope"]["recipients"] == ["eva@example.com"]
     assert shown["envelope"]["auth_user"] == "shop"
-    assert shown["envelope"]["peer"].startswith("('127.0.0.1', ")
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", shown["envelope"]["peer"])
     assert shown["subject"] == "Confirm your email address"
     assert shown["message_id"] == "<signup-1042@shop.example>"
     assert shown["cc"] == ""
@@ -775,6 +778,124 @@ def test_python_dash_m_mailcatcher_help() -> None:
         [sys.executable, "-m", "mailcatcher", "--help"], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0
-    assert done.stdout.startswith("usage: mailcatcher [-h] COMMAND ...")
+    assert done.stdout.startswith("usage: mailcatcher [-h] [--version] COMMAND ...")
     for command in ("serve", "web", "show", "links", "wait", "list", "clear"):
         assert f"\n    {command} " in done.stdout
+
+
+# --- issue #10: what a new user found ------------------------------------------------------
+
+
+def test_version_is_the_installed_distributions() -> None:
+    result = run_cli("--version")
+    assert (result.status, result.err) == (0, "")
+    assert result.out == f"mailcatcher {importlib.metadata.version('aiosmtpd-mailcatcher')}\n"
+
+
+def test_web_over_a_path_in_a_missing_directory_fails_like_the_readers(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "mail"
+    served = run_cli("web", str(path), "--http", f"{HOST}:{free_port()}", timeout=15)
+    waited = run_cli("wait", str(path), "--timeout", "0")  # a reader that takes a new path
+    assert (served.status, served.out) == (3, "")
+    assert served.err == (
+        f"mailcatcher: no such file or directory: {path} (give the file or Maildir a catcher "
+        "writes to)\n"
+    )
+    assert (waited.status, waited.err) == (3, served.err)
+
+
+NOT_MAIL = "Remember to buy milk.\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["list"],
+        ["list", "--json"],
+        ["show", "--json"],
+        ["links"],
+        ["wait", "--timeout", "5"],
+        ["clear"],
+        ["web", "--http", "{http}"],
+    ],
+)
+def test_a_file_that_is_not_mail_is_no_store(tmp_path: Path, command: list[str]) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text(NOT_MAIL)
+    name, *options = command
+    http = f"{HOST}:{free_port()}"
+    result = run_cli(name, str(notes), *(option.format(http=http) for option in options))
+    assert (result.status, result.out) == (3, "")
+    assert result.err == (
+        f"mailcatcher: {notes} is not an email message: it has no header lines (give the "
+        "file or Maildir a catcher writes to)\n"
+    )
+    assert notes.read_text() == NOT_MAIL  # clear deleted nothing
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",
+        pytest.param(
+            "::1", marks=pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback")
+        ),
+    ],
+)
+def test_show_json_gives_the_peer_as_host_and_port(
+    mailcatcher_factory: MailcatcherFactory, host: str
+) -> None:
+    caught = mailcatcher_factory(host=host)
+    sent = plain("Where from", "eva@example.com")
+    send(caught.host, caught.port, sent, "app@example.com", ["eva@example.com"])
+    shown = run_cli("show", str(caught.path), "--json")
+    assert shown.status == 0, shown.err
+    address, _, port = json.loads(shown.out)["envelope"]["peer"].rpartition(":")
+    assert address == (f"[{host}]" if ":" in host else host)  # RFC 3986 3.2.2
+    assert port.isdigit()
+    # The stored header stays as aiosmtpd writes it, read back with the stdlib.
+    (stored,) = mailbox.Maildir(caught.path, factory=None)
+    written = f"('{host}', {port}, 0, 0)" if ":" in host else f"('{host}', {port})"
+    assert stored["X-Peer"] == written
+
+
+#: Headers the catcher accepts with a 250 that a strict parser chokes on: an encoded word
+#: whose base64 is cut short, an address with no domain, a lone quote, a parameter with
+#: RFC 2231's ``*`` and no value.
+MALFORMED = (
+    b"From: a@\r\n"
+    b'To: "\r\n'
+    b"Subject: =?utf-8?b?A?=\r\n"
+    b"Content-Type: text/plain; x*\r\n"
+    b"\r\n"
+    b"Read https://shop.example/malformed and reply.\r\n"
+)
+
+
+def test_malformed_headers_are_shown_as_sent(mailcatcher: Mailcatcher) -> None:
+    send(mailcatcher.host, mailcatcher.port, MALFORMED, "app@example.com", ["eva@example.com"])
+    path = str(mailcatcher.path)
+    link = "https://shop.example/malformed"
+    listed = run_cli("list", path)  # run_cli fails the test on a traceback
+    assert listed.status == 0
+    assert 'app@example.com -> eva@example.com  "=?utf-8?b?A?="' in listed.out
+    (entry,) = json.loads(run_cli("list", path, "--json").out)
+    assert (entry["from"], entry["to"], entry["subject"]) == ("a@", '"', "=?utf-8?b?A?=")
+    shown = run_cli("show", path)
+    assert shown.status == 0
+    assert 'From:      a@\nTo:        "\nSubject:   =?utf-8?b?A?=\n' in shown.out
+    assert f"\n\nRead {link} and reply.\n" in shown.out
+    as_json = json.loads(run_cli("show", path, "--json").out)
+    assert (as_json["from"], as_json["to"], as_json["subject"]) == ("a@", '"', "=?utf-8?b?A?=")
+    assert as_json["links"] == [link]
+    assert run_cli("links", path).out == f"{link}\n"
+    assert json.loads(run_cli("links", path, "--json").out) == [link]

@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.metadata
 import io
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
-from email.message import EmailMessage
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from .. import message as _message
 from .. import query
-from ..query import Filter, wait_for_message
+from ..query import Filter, Match
 from ..server import ServerOptions
-from ..store import Entry, Store, is_maildir, open_store
+from ..store import NotAMessageError, Store, is_maildir, open_store
 from . import _serve
 from ._render import (
     EXIT_INTERRUPTED,
@@ -53,6 +53,8 @@ __all__ = ["main"]
 
 DEFAULT_SMTP = ("127.0.0.1", 1025)  # Mailpit's and MailHog's port: existing app settings work
 DEFAULT_WAIT = 30.0
+#: The distribution whose version ``--version`` prints (the import name is ``mailcatcher``).
+DISTRIBUTION = "aiosmtpd-mailcatcher"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,6 +62,26 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def version() -> str:
+    """``mailcatcher <version>``, the installed distribution's version (``--version``)."""
+    try:
+        number = importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        number = "(not installed)"
+    return f"mailcatcher {number}"
+
+
+class _Version(argparse.Action):
+    """``--version``: print `version` and exit 0; looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> NoReturn:
+        print(version())
+        parser.exit(EXIT_OK)
 
 
 def _address(default_host: str) -> Callable[[str], tuple[str, int]]:
@@ -126,50 +148,53 @@ def _credentials(value: str) -> tuple[str, str]:
 # --- reading -----------------------------------------------------------------------------
 
 
-def _open(path: str, *, may_be_missing: bool = False) -> Store:
-    """Open the store at `path`, or fail with `EXIT_NO_STORE` and a reason.
+_GIVE_A_STORE = "give the file or Maildir a catcher writes to"
+
+
+@contextlib.contextmanager
+def _reading(path: str, *, may_be_missing: bool = False) -> Iterator[Store]:
+    """The store at `path`, open for the block: the one place a command opens a store.
+
+    What is wrong with the store itself ends the command with `EXIT_NO_STORE` and one
+    line: a path that holds no store, a file that holds no mail message (the store
+    raises `NotAMessageError` when it lists it), a file that cannot be read.
 
     With `may_be_missing`, a path that does not exist yet is fine when its directory
     does: `MailFile` writes its file only when the first message arrives.
     """
     target = Path(path)
     if not target.exists() and not (may_be_missing and target.parent.is_dir()):
-        raise CommandError(
-            EXIT_NO_STORE,
-            f"no such file or directory: {path} (give the file or Maildir a catcher writes to)",
-        )
+        raise CommandError(EXIT_NO_STORE, f"no such file or directory: {path} ({_GIVE_A_STORE})")
     if target.is_dir() and not is_maildir(target):
         raise CommandError(
             EXIT_NO_STORE, f"{path} is a directory but not a Maildir (no cur/ and new/ inside)"
         )
-    return open_store(target)
-
-
-def _entries(store: Store, path: str) -> list[Entry]:
+    store = open_store(target)
     try:
-        return store.entries()
+        yield store
+    except NotAMessageError as error:
+        raise CommandError(EXIT_NO_STORE, f"{error} ({_GIVE_A_STORE})") from None
     except OSError as error:
+        if isinstance(error, (BrokenPipeError, TimeoutError)):
+            raise  # the reader of our output went away; a wait's own timeout
         raise CommandError(
             EXIT_NO_STORE, f"cannot read {path}: {error.strerror or error}"
         ) from None
+    finally:
+        store.close()
 
 
 def _filter(args: argparse.Namespace, *, since: float | None = None) -> Filter:
     return Filter(to=args.to, sender=args.sender, subject=args.subject, since=since)
 
 
-def _latest(store: Store, args: argparse.Namespace) -> tuple[Entry, EmailMessage]:
+def _latest(store: Store, args: argparse.Namespace) -> Match:
     """The newest matching entry and its message, or fail with `EXIT_NOT_FOUND`."""
     wanted = _filter(args)
-    try:
-        found = query.latest(store, wanted)
-    except OSError as error:
-        raise CommandError(
-            EXIT_NO_STORE, f"cannot read {args.path}: {error.strerror or error}"
-        ) from None
+    found = query.latest(store, wanted)
     if found is not None:
         return found
-    entries = _entries(store, args.path)
+    entries = store.entries()
     if not entries:
         raise CommandError(EXIT_NOT_FOUND, f"no message in {args.path} yet")
     raise CommandError(
@@ -180,26 +205,27 @@ def _latest(store: Store, args: argparse.Namespace) -> tuple[Entry, EmailMessage
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    with contextlib.closing(_open(args.path)) as store:
+    with _reading(args.path) as store:
         entry, message = _latest(store, args)
-        if args.raw:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(store.read_bytes(entry.id))
-            sys.stdout.buffer.flush()
-        elif args.json:
-            print_json(message_json(entry, message))
-        elif args.html:
-            html = _message.html_body(message)
-            if html is None:
-                raise CommandError(EXIT_NOT_FOUND, f"the message {entry.id} has no HTML part")
-            print(printable(html.rstrip("\n")))
-        else:
-            print(show_text(entry, message))
+        raw = store.read_bytes(entry.id) if args.raw else b""
+    if args.raw:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(raw)
+        sys.stdout.buffer.flush()
+    elif args.json:
+        print_json(message_json(entry, message))
+    elif args.html:
+        html = _message.html_body(message)
+        if html is None:
+            raise CommandError(EXIT_NOT_FOUND, f"the message {entry.id} has no HTML part")
+        print(printable(html.rstrip("\n")))
+    else:
+        print(show_text(entry, message))
     return EXIT_OK
 
 
 def _cmd_links(args: argparse.Namespace) -> int:
-    with contextlib.closing(_open(args.path)) as store:
+    with _reading(args.path) as store:
         entry, message = _latest(store, args)
     found = _message.links(message)
     if args.json:
@@ -212,9 +238,8 @@ def _cmd_links(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    with contextlib.closing(_open(args.path)) as store:
-        wanted = _filter(args)
-        entries = [entry for entry in _entries(store, args.path) if wanted.matches(entry)]
+    with _reading(args.path) as store:
+        entries = _filter(args).select(store, store.entries())
     if args.limit is not None:
         entries = entries[: args.limit]
     if args.json:
@@ -228,29 +253,19 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_wait(args: argparse.Namespace) -> int:
     since = time.time() if args.since_now else None
-    _open(args.path, may_be_missing=True).close()
-    try:
-        message = wait_for_message(
-            args.path,
-            args.timeout,
-            to=args.to,
-            sender=args.sender,
-            subject=args.subject,
-            since=since,
-        )
-    except TimeoutError as error:
-        raise CommandError(EXIT_TIMEOUT, str(error)) from None
-    except OSError as error:
-        raise CommandError(
-            EXIT_NO_STORE, f"cannot read {args.path}: {error.strerror or error}"
-        ) from None
-    print(envelope_line(message))
+    with _reading(args.path, may_be_missing=True) as store:
+        try:
+            found = query.wait(store, _filter(args, since=since), args.timeout, where=args.path)
+        except query.MailTimeoutError as error:
+            # The one timeout text (query.timeout_message): what was wanted, what arrived.
+            raise CommandError(EXIT_TIMEOUT, str(error)) from None
+    print(envelope_line(found.message))
     return EXIT_OK
 
 
 def _cmd_clear(args: argparse.Namespace) -> int:
-    with contextlib.closing(_open(args.path)) as store:
-        count = len(_entries(store, args.path))
+    with _reading(args.path) as store:
+        count = len(store.entries())
         store.clear()
     print(f"Removed {plural(count, 'message')} from {args.path}")
     return EXIT_OK
@@ -281,7 +296,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_web(args: argparse.Namespace) -> int:
-    _open(args.path, may_be_missing=True).close()
+    with _reading(args.path, may_be_missing=True) as store:
+        store.entries()  # a file that is not mail fails here, as it does for the readers
     return _serve.web(args.path, args.http, args.http_auth)
 
 
@@ -322,6 +338,9 @@ def _parser() -> argparse.ArgumentParser:
             f"{EXIT_STATUSES}"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action=_Version, help="print the version (mailcatcher X.Y.Z) and exit"
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
