@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_stored ON messages (stored);
 """
+#: Bytes of write-ahead log kept after a checkpoint (SQLite's journal_size_limit).
+_WAL_LIMIT = 1024 * 1024
 _COLUMNS = "id, stored, sender, recipients, subject, from_header, to_header, size, attachments"
 
 
@@ -126,6 +128,9 @@ class MaildirStore(Store):
                     db.close()
                     return None
                 db.execute("PRAGMA synchronous = NORMAL")
+                # The write-ahead log is cut back to this after each checkpoint: left
+                # alone it keeps its largest size, and on a full disk it never shrank.
+                db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
             except sqlite3.DatabaseError as error:
                 db.close()
                 if not create:
@@ -190,27 +195,12 @@ class MaildirStore(Store):
                 entry = summarize(message, id=name, path=final, stored=now, size=size)
                 # The row goes in before the rename: a reader that sees the file
                 # always finds its row; a row without a file is ignored.
-                db.execute(
-                    f"INSERT INTO messages ({_COLUMNS}, auth_user, body) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        entry.id,
-                        entry.stored,
-                        entry.sender,
-                        "\n".join(entry.recipients),
-                        entry.subject,
-                        entry.from_header,
-                        entry.to_header,
-                        entry.size,
-                        entry.attachments,
-                        entry.auth_user,
-                        fold(search_text(message)),
-                    ),
-                )
+                indexed = self._insert(db, entry, message)
                 try:
                     os.rename(temporary, final)
                 except BaseException:
-                    db.execute("DELETE FROM messages WHERE id = ?", (name,))
+                    if indexed:
+                        db.execute("DELETE FROM messages WHERE id = ?", (name,))
                     raise
             except BaseException:
                 with contextlib.suppress(OSError):
@@ -219,6 +209,37 @@ class MaildirStore(Store):
             if keep is not None:
                 self._trim(db, keep)
         return entry
+
+    def _insert(self, db: sqlite3.Connection, entry: Entry, message: Message) -> bool:
+        """Add `entry`'s index row; ``False`` (with a warning) when the index cannot take it.
+
+        The index is a cache: when it cannot grow (a full disk, a lock held too long by
+        another process) the message is still stored, and readers parse its file.
+        """
+        try:
+            db.execute(
+                f"INSERT INTO messages ({_COLUMNS}, auth_user, body) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.id,
+                    entry.stored,
+                    entry.sender,
+                    "\n".join(entry.recipients),
+                    entry.subject,
+                    entry.from_header,
+                    entry.to_header,
+                    entry.size,
+                    entry.attachments,
+                    entry.auth_user,
+                    fold(search_text(message)),
+                ),
+            )
+        except sqlite3.Error as error:
+            logging.getLogger("mailcatcher").warning(
+                "stored %s without an index row (%s): readers parse its file", entry.id, error
+            )
+            return False
+        return True
 
     def _trim(self, db: sqlite3.Connection, keep: int) -> None:
         old = [
@@ -402,6 +423,9 @@ class MaildirStore(Store):
             if db is not None:
                 try:
                     db.execute("DELETE FROM messages")
+                    # Give the space back: a full disk must heal once mail is deleted.
+                    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    db.execute("VACUUM")
                 except sqlite3.Error as error:
                     self._warn_index(error)
 
