@@ -1,19 +1,18 @@
-"""Helpers for the Maildir and command tests: a realistic mail, catcher processes, the CLI."""
+"""Helpers for the Maildir and command tests: realistic mail, a client, the CLI run to its end.
+
+Catcher processes come from `tests.support`, the one harness.
+"""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import smtplib
 import subprocess
-import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 
-from tests.support import HOST, Server, aiosmtpd_argv, free_port, start_process
+from tests.support import MAILCATCHER
 
 # A 1x1 PNG and a one-page PDF: real formats, tiny.
 PNG = bytes.fromhex(
@@ -162,47 +161,7 @@ def send(
         client.sendmail(sender, rcpts, data)
 
 
-# --- catchers and the command -------------------------------------------------------------
-
-#: The two ways to run a Maildir catcher that the tests cover.
-KINDS = ("aiosmtpd", "serve")
-
-
-def catcher_argv(kind: str, port: int, maildir: Path, keep: int | None = None) -> list[str]:
-    """The command line of a Maildir catcher on ``127.0.0.1:port``."""
-    if kind == "aiosmtpd":
-        extra = [] if keep is None else ["--keep", str(keep)]
-        return aiosmtpd_argv(port, "mailcatcher.catcher.MailDir", "--", str(maildir), *extra)
-    if kind == "serve":
-        extra = [] if keep is None else ["--keep", str(keep)]
-        return [
-            *MAILCATCHER,
-            "serve",
-            "--no-http",
-            "--quiet",
-            "--smtp",
-            f"{HOST}:{port}",
-            "--dir",
-            str(maildir),
-            *extra,
-        ]
-    raise ValueError(f"unknown catcher kind {kind!r}")
-
-
-@contextlib.contextmanager
-def catcher(kind: str, maildir: Path, keep: int | None = None) -> Iterator[Server]:
-    """Run a Maildir catcher process for the duration of a block; stop it by PID."""
-    port = free_port()
-    server = start_process(catcher_argv(kind, port, maildir, keep), port)
-    try:
-        yield server
-    finally:
-        out, err = server.stop()
-        assert "Traceback" not in err, err
-
-
-#: ``python -m mailcatcher``: the command, run as users run it, in its own process.
-MAILCATCHER = [sys.executable, "-m", "mailcatcher"]
+# --- the command ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -214,7 +173,7 @@ class Result:
     err: str
 
 
-def run_cli(*args: str, timeout: float = 30.0) -> Result:
+def run_cli(*args: str, timeout: float = 60.0) -> Result:
     """Run ``mailcatcher ARGS...`` to completion; a traceback always fails the test."""
     done = subprocess.run(
         [*MAILCATCHER, *args], capture_output=True, text=True, timeout=timeout, check=False

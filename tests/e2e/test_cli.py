@@ -32,17 +32,15 @@ from tests.e2e.cli_support import (
     HOSTILE_HTML,
     HOSTILE_SENDER,
     LINKS,
-    MAILCATCHER,
     PDF,
     PNG,
-    catcher,
     hostile_mail,
     plain,
     run_cli,
     send,
     signup_mail,
 )
-from tests.support import HOST, aiosmtpd, free_port, stop, wait_for_port
+from tests.support import HOST, MAILCATCHER, catcher, free_port, stop, wait_for_port
 
 
 @dataclass
@@ -422,7 +420,7 @@ def test_ctrl_c_stops_wait_with_status_130(store: Store) -> None:
 
 def test_clear_then_show_says_the_store_is_empty(tmp_path: Path) -> None:
     maildir = tmp_path / "mail"
-    with catcher("aiosmtpd", maildir) as server:
+    with catcher("maildir", maildir) as server:
         for number in range(2):
             send(
                 server.host,
@@ -445,7 +443,7 @@ def test_clear_then_show_says_the_store_is_empty(tmp_path: Path) -> None:
 
 def test_clear_over_a_damaged_index_deletes_the_mail_and_warns(tmp_path: Path) -> None:
     maildir = tmp_path / "mail"
-    with catcher("aiosmtpd", maildir) as server:
+    with catcher("maildir", maildir) as server:
         for number in range(2):
             send(
                 server.host,
@@ -468,7 +466,7 @@ def test_clear_over_a_damaged_index_deletes_the_mail_and_warns(tmp_path: Path) -
 
 def test_readers_work_over_a_mail_file_too(tmp_path: Path) -> None:
     mail_file = tmp_path / "latest.mail"
-    with aiosmtpd("mailcatcher.catcher.MailFile", str(mail_file)) as server:
+    with catcher("mailfile", mail_file) as server:
         send(server.host, server.port, signup_mail(), "noreply@shop.example", ["eva@example.com"])
     assert run_cli("links", str(mail_file)).out.splitlines() == LINKS
     assert "Subject:   Confirm your email address" in run_cli("show", str(mail_file)).out

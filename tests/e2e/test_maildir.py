@@ -24,8 +24,11 @@ from pathlib import Path
 import pytest
 
 from mailcatcher import get_latest_message, wait_for_message
-from tests.e2e.cli_support import KINDS, catcher, plain, run_cli, send, signup_mail
-from tests.support import Server, aiosmtpd_argv, free_port
+from tests.e2e.cli_support import plain, run_cli, send, signup_mail
+from tests.support import Proc, aiosmtpd_argv, catcher, free_port
+
+#: The two Maildir catchers: the stock ``aiosmtpd -c ...MailDir`` and ``mailcatcher serve``.
+KINDS = ("maildir", "serve")
 
 SENDER = "app@example.com"
 EVA = "eva@example.com"
@@ -47,7 +50,7 @@ def maildir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(kind: str, maildir: Path) -> Iterator[Server]:
+def server(kind: str, maildir: Path) -> Iterator[Proc]:
     with catcher(kind, maildir) as running:
         yield running
 
@@ -64,7 +67,7 @@ print(json.dumps({"rcpts": envelope_recipients(message), "subject": message["Sub
 """
 
 
-def test_twenty_checks_each_read_their_own_message(server: Server, maildir: Path) -> None:
+def test_twenty_checks_each_read_their_own_message(server: Proc, maildir: Path) -> None:
     rcpts = [f"check{number}@example.com" for number in range(20)]
     checks = {
         rcpt: subprocess.Popen(
@@ -140,7 +143,7 @@ def test_keep_trims_the_oldest(kind: str, maildir: Path) -> None:
     ]
 
 
-def test_one_message_to_several_recipients_is_stored_once(server: Server, maildir: Path) -> None:
+def test_one_message_to_several_recipients_is_stored_once(server: Proc, maildir: Path) -> None:
     rcpts = ["eva@example.com", "Bob@Example.COM", "hidden-bcc@example.org"]
     send(
         server.host,
@@ -157,7 +160,7 @@ def test_one_message_to_several_recipients_is_stored_once(server: Server, maildi
     assert get_latest_message(maildir, to="carol@example.com") is None
 
 
-def test_the_stdlib_mailbox_module_reads_the_directory(server: Server, maildir: Path) -> None:
+def test_the_stdlib_mailbox_module_reads_the_directory(server: Proc, maildir: Path) -> None:
     send(server.host, server.port, signup_mail(), "noreply@shop.example", ["eva@example.com"])
     send(server.host, server.port, plain("Second", "bob@example.com"), SENDER, ["bob@example.com"])
     box = mailbox.Maildir(maildir, create=False)
@@ -176,7 +179,7 @@ def test_the_stdlib_mailbox_module_reads_the_directory(server: Server, maildir: 
     shutil.which("mutt") is None or shutil.which("script") is None,
     reason="needs mutt and script (util-linux) for a terminal",
 )
-def test_mutt_reads_the_directory(server: Server, maildir: Path, tmp_path: Path) -> None:
+def test_mutt_reads_the_directory(server: Proc, maildir: Path, tmp_path: Path) -> None:
     for number in range(3):
         send(
             server.host,
@@ -209,9 +212,7 @@ def test_mutt_reads_the_directory(server: Server, maildir: Path, tmp_path: Path)
     assert subjects == ["mutt 0", "mutt 1", "mutt 2"]
 
 
-def test_corrupt_and_foreign_files_are_skipped_with_a_warning(
-    server: Server, maildir: Path
-) -> None:
+def test_corrupt_and_foreign_files_are_skipped_with_a_warning(server: Proc, maildir: Path) -> None:
     send(server.host, server.port, plain("ours", "eva@example.com"), SENDER, ["eva@example.com"])
     # Another program's delivery, already read by a mail client (cur/, with flags).
     theirs = mailbox.MaildirMessage(plain("theirs", "bob@example.com").as_bytes())
@@ -285,7 +286,7 @@ TARGET = 0.050
 
 
 def test_a_waiter_in_another_process_wakes_within_50_ms_of_the_250(
-    server: Server, maildir: Path
+    server: Proc, maildir: Path
 ) -> None:
     waiter = subprocess.Popen(
         [sys.executable, "-c", WAITER, str(maildir), str(ROUNDS)],
@@ -327,7 +328,7 @@ except TimeoutError:
 """
 
 
-def test_waiting_does_not_burn_a_core(server: Server, maildir: Path) -> None:
+def test_waiting_does_not_burn_a_core(server: Proc, maildir: Path) -> None:
     send(server.host, server.port, plain("other", "eva@example.com"), SENDER, ["eva@example.com"])
     done = subprocess.run(
         [sys.executable, "-c", IDLE, str(maildir)], capture_output=True, text=True, timeout=30
@@ -338,7 +339,7 @@ def test_waiting_does_not_burn_a_core(server: Server, maildir: Path) -> None:
     assert float(done.stdout) < 0.25
 
 
-def test_since_excludes_older_messages(server: Server, maildir: Path) -> None:
+def test_since_excludes_older_messages(server: Proc, maildir: Path) -> None:
     send(server.host, server.port, plain("old", "eva@example.com"), SENDER, ["eva@example.com"])
     since = time.time()
     with pytest.raises(TimeoutError, match="no message matching to='eva@example.com', since="):
@@ -367,7 +368,7 @@ def test_a_check_may_start_before_the_catcher(tmp_path: Path) -> None:
     try:
         assert check.stdout is not None
         assert check.stdout.readline() == "waiting\n"
-        with catcher("aiosmtpd", maildir) as server:
+        with catcher("maildir", maildir) as server:
             send(
                 server.host,
                 server.port,

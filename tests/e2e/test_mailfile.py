@@ -18,7 +18,7 @@ import pytest
 
 from mailcatcher import get_latest_message
 from mailcatcher.catcher import MailFile
-from tests.support import HOST, Server, aiosmtpd, aiosmtpd_argv, free_port
+from tests.support import HOST, Proc, aiosmtpd_argv, catcher, free_port
 
 HANDLER = "mailcatcher.catcher.MailFile"
 
@@ -29,12 +29,12 @@ def mail_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def server(mail_file: Path) -> Iterator[Server]:
-    with aiosmtpd(HANDLER, str(mail_file)) as running:
+def server(mail_file: Path) -> Iterator[Proc]:
+    with catcher("mailfile", mail_file) as running:
         yield running
 
 
-def send(server: Server, message: EmailMessage, rcpts: list[str] | None = None) -> None:
+def send(server: Proc, message: EmailMessage, rcpts: list[str] | None = None) -> None:
     with smtplib.SMTP(server.host, server.port) as client:
         client.send_message(message, to_addrs=rcpts)
 
@@ -45,7 +45,7 @@ def latest(path: Path) -> EmailMessage:
     return message
 
 
-def test_plain_text_is_stored_before_the_250(server: Server, mail_file: Path) -> None:
+def test_plain_text_is_stored_before_the_250(server: Proc, mail_file: Path) -> None:
     message = EmailMessage()
     message["From"] = "app@example.com"
     message["To"] = "eva@example.com"
@@ -61,7 +61,7 @@ def test_plain_text_is_stored_before_the_250(server: Server, mail_file: Path) ->
     assert caught["X-Peer"].startswith("('127.0.0.1', ")
 
 
-def test_multipart_with_html_and_binary_attachment(server: Server, mail_file: Path) -> None:
+def test_multipart_with_html_and_binary_attachment(server: Proc, mail_file: Path) -> None:
     blob = bytes(range(256)) * 64
     message = EmailMessage()
     message["From"] = "app@example.com"
@@ -87,7 +87,7 @@ def test_multipart_with_html_and_binary_attachment(server: Server, mail_file: Pa
 
 
 def test_utf8_with_smtputf8(mail_file: Path) -> None:
-    with aiosmtpd(HANDLER, str(mail_file), utf8=True) as server:
+    with catcher("mailfile", mail_file, utf8=True) as server:
         message = EmailMessage()
         message["From"] = "Zoë <zoë@exämple.com>"
         message["To"] = "jürgen@exämple.com"
@@ -103,7 +103,7 @@ def test_utf8_with_smtputf8(mail_file: Path) -> None:
     assert caught["X-RcptTo"] == "jürgen@exämple.com"
 
 
-def test_8bit_body_rfc2047_and_long_headers(server: Server, mail_file: Path) -> None:
+def test_8bit_body_rfc2047_and_long_headers(server: Proc, mail_file: Path) -> None:
     long_subject = "Ünïcödé" + " word" * 60
     message = EmailMessage()
     message["From"] = "app@example.com"
@@ -118,7 +118,7 @@ def test_8bit_body_rfc2047_and_long_headers(server: Server, mail_file: Path) -> 
     assert caught.get_content() == "8-bit body: naïve café\n"
 
 
-def test_several_recipients(server: Server, mail_file: Path) -> None:
+def test_several_recipients(server: Proc, mail_file: Path) -> None:
     message = EmailMessage()
     message["From"] = "app@example.com"
     message["To"] = "eva@example.com"
@@ -128,7 +128,7 @@ def test_several_recipients(server: Server, mail_file: Path) -> None:
     assert latest(mail_file)["X-RcptTo"] == "eva@example.com, bob@example.com, zoe@example.com"
 
 
-def test_forged_envelope_headers_do_not_win(server: Server, mail_file: Path) -> None:
+def test_forged_envelope_headers_do_not_win(server: Proc, mail_file: Path) -> None:
     data = (
         b"From: app@example.com\r\nTo: eva@example.com\r\nSubject: forged\r\n"
         b"X-RcptTo: boss@example.com\r\nX-MailFrom: ceo@example.com\r\n"
@@ -143,7 +143,7 @@ def test_forged_envelope_headers_do_not_win(server: Server, mail_file: Path) -> 
     assert caught["X-Mailcatcher-Auth-User"] is None
 
 
-def test_from_lines_are_not_mangled(server: Server, mail_file: Path) -> None:
+def test_from_lines_are_not_mangled(server: Proc, mail_file: Path) -> None:
     # Raw bytes: smtplib's send_message() would itself write ">From " (its generator
     # mangles by default), which would hide a mangling server.
     data = b"Subject: mbox trap\r\n\r\nFrom the start\r\n>From quoted\r\n.leading dot\r\n"
@@ -157,7 +157,7 @@ def test_write_failure_answers_451_and_the_next_message_is_stored(tmp_path: Path
     spool = tmp_path / "spool"
     spool.mkdir()
     mail_file = spool / "latest.mail"
-    with aiosmtpd(HANDLER, str(mail_file)) as server:
+    with catcher("mailfile", mail_file) as server:
         with smtplib.SMTP(server.host, server.port) as client:
             client.sendmail("a@example.com", ["b@example.com"], b"Subject: first\r\n\r\n1\r\n")
         before = mail_file.read_bytes()
@@ -209,7 +209,7 @@ def test_command_line_errors(tmp_path: Path, args: tuple[str, ...], expected: st
     assert "Traceback" not in result.stderr
 
 
-def test_concurrent_senders_and_a_polling_reader(server: Server, mail_file: Path) -> None:
+def test_concurrent_senders_and_a_polling_reader(server: Proc, mail_file: Path) -> None:
     sent = {f"message {n}": f"body {n}\n" * (n % 7 * 300 + 1) for n in range(60)}
     done = threading.Event()
     reads = 0
@@ -237,7 +237,7 @@ def test_concurrent_senders_and_a_polling_reader(server: Server, mail_file: Path
     assert final.get_content() == sent[str(final["Subject"])]
 
 
-def test_get_latest_message_three_ways(server: Server, mail_file: Path) -> None:
+def test_get_latest_message_three_ways(server: Proc, mail_file: Path) -> None:
     from mailcatcher.catcher import get_latest_message as from_catcher
 
     with smtplib.SMTP(server.host, server.port) as client:
@@ -286,7 +286,7 @@ def test_message_class_is_passed_to_the_base_class(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("tool", ["swaks", "msmtp", "curl"])
-def test_real_clients(server: Server, mail_file: Path, tmp_path: Path, tool: str) -> None:
+def test_real_clients(server: Proc, mail_file: Path, tmp_path: Path, tool: str) -> None:
     if shutil.which(tool) is None:
         if os.environ.get("CI"):
             pytest.fail(f"{tool} is not installed; .ci/run installs it")
@@ -323,7 +323,7 @@ def test_real_clients(server: Server, mail_file: Path, tmp_path: Path, tool: str
     assert caught["X-RcptTo"] == "eva@example.com"
 
 
-def test_a_busy_server_still_answers_while_the_file_is_written(server: Server) -> None:
+def test_a_busy_server_still_answers_while_the_file_is_written(server: Proc) -> None:
     """A half-open connection does not stop another client."""
     with socket.create_connection((server.host, server.port)) as idle:
         idle.recv(1024)

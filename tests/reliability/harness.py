@@ -1,191 +1,24 @@
-"""Servers and clients for the reliability suite: real processes, real sockets, measured memory.
+"""Clients for the reliability suite: raw SMTP sessions and the messages they send.
 
-Every server is a subprocess on an OS-picked 127.0.0.1 port, with its output going to a file
-(a pipe nobody reads fills up and stalls a long run), stopped by its PID. The catchers under
-test are named by a short key so a test can be parametrized over them.
+The servers come from `tests.support` (the one harness): ``catcher(kind, store)`` with
+`kind` "mailfile", "maildir" or "serve", so a test can be parametrized over them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import smtplib
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-from tests.support import HOST, aiosmtpd_argv, free_port
-
-MAILFILE = "mailcatcher.catcher.MailFile"
-MAILDIR = "mailcatcher.catcher.MailDir"
-REPO = Path(__file__).resolve().parents[2]
+from tests.support import HOST, Proc, catcher
 
 
-def serve_available() -> bool:
-    """Whether ``mailcatcher serve`` exists yet (the CLI and in-process server modules)."""
-    source = REPO / "src" / "mailcatcher"
-    return all((source / name).exists() for name in ("cli", "server.py", "__main__.py"))
-
-
-def serve_argv(port: int, store: Path, *extra: str) -> list[str]:
-    """``mailcatcher serve`` on ``127.0.0.1:port`` with a Maildir, SMTP only."""
-    return [
-        sys.executable,
-        "-m",
-        "mailcatcher",
-        "serve",
-        "--no-http",
-        "--smtp",
-        f"{HOST}:{port}",
-        "--dir",
-        str(store),
-        *extra,
-    ]
-
-
-def catcher_argv(
-    kind: str,
-    port: int,
-    store: Path,
-    *,
-    utf8: bool = False,
-    size: int | None = None,
-    serve_options: Sequence[str] = (),
-) -> list[str]:
-    """The command line that runs catcher `kind` ("mailfile", "maildir", "serve") on `port`.
-
-    `size` is the message size limit (aiosmtpd ``-s``, serve ``--max-size``); `serve_options`
-    go to ``mailcatcher serve`` only. ``serve`` always speaks SMTPUTF8.
-    """
-    if kind == "serve":
-        limit = [] if size is None else ["--max-size", str(size)]
-        return serve_argv(port, store, "--quiet", *limit, *serve_options)
-    if kind not in ("mailfile", "maildir"):
-        raise ValueError(f"unknown catcher {kind!r}")
-    argv = aiosmtpd_argv(port, MAILFILE if kind == "mailfile" else MAILDIR, str(store), utf8=utf8)
-    if size is not None:
-        at = argv.index("-c")
-        argv[at:at] = ["-s", str(size)]
-    return argv
-
-
-def rss_kib(pid: int) -> int:
-    """Resident memory of `pid` in KiB (``VmRSS`` from ``/proc/PID/status``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-@dataclass
-class Proc:
-    """A server process listening on ``HOST:port``, its output in `log`."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        """The process id."""
-        return self.process.pid
-
-    def alive(self) -> bool:
-        """Whether the process still runs."""
-        return self.process.poll() is None
-
-    def rss_kib(self) -> int:
-        """Resident memory now, in KiB."""
-        return rss_kib(self.pid)
-
-    def output(self) -> str:
-        """Everything the process wrote so far (stdout and stderr)."""
-        return self.log.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up, no flush; what a crash or the OOM killer does."""
-        if self.alive():
-            os.kill(self.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> str:
-        """SIGTERM (then SIGKILL after 10 s); return the output."""
-        if self.alive():
-            os.kill(self.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.pid, signal.SIGKILL)
-                self.process.wait(10)
-        return self.output()
-
-
-def wait_listening(proc: Proc, timeout: float = 20.0) -> None:
-    """Wait until `proc` accepts connections; fail with its output if it died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not proc.alive():
-            raise RuntimeError(
-                f"server exited with {proc.process.returncode} before listening:\n{proc.output()}"
-            )
-        with contextlib.suppress(OSError), socket.create_connection((HOST, proc.port), 1.0):
-            return
-        time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on {HOST}:{proc.port} after {timeout} s")
-
-
-def start(
-    argv: Sequence[str],
-    port: int,
-    log: Path,
-    *,
-    preexec_fn: Callable[[], None] | None = None,
-) -> Proc:
-    """Start `argv` (which listens on `port`), logging to `log`; wait until it listens."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO / "src")}
-    with open(log, "ab") as out:
-        process = subprocess.Popen(
-            list(argv),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            # Only resource limits and signal dispositions; the child has no threads yet.
-            preexec_fn=preexec_fn,
-        )
-    proc = Proc(process, port, log)
-    try:
-        wait_listening(proc)
-    except BaseException:
-        proc.stop()
-        raise
-    return proc
-
-
-@contextlib.contextmanager
-def running(
-    kind: str,
-    store: Path,
-    log: Path,
-    *,
-    utf8: bool = False,
-    size: int | None = None,
-    serve_options: Sequence[str] = (),
-    preexec_fn: Callable[[], None] | None = None,
-) -> Iterator[Proc]:
-    """Run catcher `kind` on a free port for the duration of a block."""
-    port = free_port()
-    argv = catcher_argv(kind, port, store, utf8=utf8, size=size, serve_options=serve_options)
-    proc = start(argv, port, log, preexec_fn=preexec_fn)
-    try:
+@contextmanager
+def running(kind: str, store: Path, log: Path) -> Iterator[Proc]:
+    """`tests.support.catcher` with its output in `log` (the spelling older tests use)."""
+    with catcher(kind, store, log=log, check=False) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def data_reply(

@@ -26,23 +26,10 @@ from hypothesis import strategies as st
 from mailcatcher import get_latest_message, get_messages
 from mailcatcher import message as mc_message
 from mailcatcher.store import opened
-from tests.reliability.harness import (
-    Proc,
-    data_reply,
-    running,
-    send_ok,
-    serve_available,
-    simple_message,
-)
-from tests.support import HOST
+from tests.reliability.harness import data_reply, send_ok, simple_message
+from tests.support import HOST, Proc, catcher
 
-KINDS = [
-    "maildir",
-    pytest.param(
-        "serve",
-        marks=pytest.mark.skipif(not serve_available(), reason="mailcatcher serve not written"),
-    ),
-]
+KINDS = ["maildir", "serve"]
 SENDER = "app@example.com"
 # Memory a server may gain over a scenario once warmed up (allocator slack, caches).
 RSS_MARGIN_KIB = 16 * 1024
@@ -55,7 +42,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Pro
     """Catcher `kind` (the test's parameter) over a fresh Maildir, warmed up."""
     kind = request.node.callspec.params["kind"]
     store = tmp_path / "mail"
-    with running(kind, store, tmp_path / "server.log") as proc:
+    with catcher(kind, store, log=tmp_path / "server.log", check=False) as proc:
         for index in range(20):  # warm up: imports, first index writes, allocator pools
             send_ok(proc.port, SENDER, ["warm@example.com"], simple_message(f"warm{index}"))
         yield proc, store
@@ -201,10 +188,9 @@ def test_silent_connection_does_not_block_others(server: tuple[Proc, Path], kind
     assert_stored(store, "beside-silent9")
 
 
-@pytest.mark.skipif(not serve_available(), reason="mailcatcher serve not written")
 def test_serve_closes_a_silent_connection_after_its_idle_timeout(tmp_path: Path) -> None:
     options = ["--idle-timeout", "1"]
-    with running("serve", tmp_path / "mail", tmp_path / "log", serve_options=options) as proc:
+    with catcher("serve", tmp_path / "mail", log=tmp_path / "log", options=options) as proc:
         with greeted(proc.port) as sock:
             started = time.monotonic()
             sock.settimeout(10)
@@ -303,7 +289,7 @@ def test_size_limit_boundary(kind: str, tmp_path: Path) -> None:
     aiosmtpd counts the DATA lines as sent (CRLF included, the final dot line not).
     """
     store = tmp_path / "mail"
-    with running(kind, store, tmp_path / "log", size=LIMIT) as proc:
+    with catcher(kind, store, log=tmp_path / "log", size=LIMIT) as proc:
         under = simple_message("just-under", size=LIMIT - 2)
         assert wire_length(under) == LIMIT
         send_ok(proc.port, SENDER, ["just-under@example.com"], under)
@@ -325,10 +311,9 @@ def test_size_limit_boundary(kind: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not serve_available(), reason="mailcatcher serve not written")
 def test_serve_default_size_limit_is_32_mib(tmp_path: Path) -> None:
     store = tmp_path / "mail"
-    with running("serve", store, tmp_path / "log") as proc:
+    with catcher("serve", store, log=tmp_path / "log") as proc:
         before = proc.rss_kib()
         limit = 32 * 1024 * 1024
         code, text = data_reply(
@@ -446,7 +431,6 @@ def test_multipart_without_boundary_and_8bit_body(server: tuple[Proc, Path], kin
 # --- the limits are documented ---------------------------------------------------------------
 
 
-@pytest.mark.skipif(not serve_available(), reason="mailcatcher serve not written")
 def test_serve_help_shows_its_limits() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "mailcatcher", "serve", "--help"],
@@ -553,7 +537,7 @@ def test_malformed_mail_is_stored_and_reads_back(kind: str, tmp_path: Path) -> N
         mc_message.peer,
     ]
     count = 0
-    with running(kind, store, tmp_path / "server.log") as proc:
+    with catcher(kind, store, log=tmp_path / "server.log", check=False) as proc:
 
         @settings(
             max_examples=300,

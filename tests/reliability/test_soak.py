@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.harness import REPO, serve_available
+from tests.support import REPO
 
 SECONDS = float(os.environ.get("RELIABILITY_SOAK_SECONDS", "20"))
 
@@ -24,14 +24,7 @@ SECONDS = float(os.environ.get("RELIABILITY_SOAK_SECONDS", "20"))
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "catcher",
-    [
-        "mailfile",
-        "maildir",
-        pytest.param(
-            "serve",
-            marks=pytest.mark.skipif(not serve_available(), reason="mailcatcher serve not written"),
-        ),
-    ],
+    ["mailfile", "maildir", "serve"],
 )
 def test_soak(catcher: str, tmp_path: Path) -> None:
     report = tmp_path / "soak.json"

@@ -22,7 +22,6 @@ import http.server
 import json
 import re
 import smtplib
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,8 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.harness import Proc, start
-from tests.support import HOST, free_port
+from tests.support import HOST, Proc, catcher
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -165,20 +163,17 @@ def inbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inbox]:
     thread = threading.Thread(target=recorder.serve_forever, daemon=True)
     thread.start()
     directory = tmp_path_factory.mktemp("web-hostile")
-    smtp_port, http_port = free_port(), free_port()
-    argv = [sys.executable, "-m", "mailcatcher", "serve", "--dir", str(directory / "mail"), "-q"]
-    argv += ["--smtp", f"{HOST}:{smtp_port}", "--http", f"{HOST}:{http_port}"]
-    argv += ["--http-auth", f"{USER}:{PASSWORD}"]
-    proc = start(argv, http_port, directory / "server.log")
+    options = ["--http-auth", f"{USER}:{PASSWORD}"]
     try:
-        yield Inbox(proc, smtp_port, http_port, outside)
-        assert proc.alive(), proc.output()
+        with catcher(
+            "serve", directory / "mail", log=directory / "server.log", http=True, options=options
+        ) as proc:
+            assert proc.http_port is not None
+            yield Inbox(proc, proc.port, proc.http_port, outside)
     finally:
-        output = proc.stop()
         recorder.shutdown()
         recorder.server_close()
         thread.join(5)
-    assert "Traceback" not in output, output
 
 
 # --- the corpus ------------------------------------------------------------------------------

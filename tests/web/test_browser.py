@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.server
 import smtplib
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from tests.support import HOST, Server, free_port, start_process, wait_for_port
+from tests import support
+from tests.support import HOST, Proc
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -73,7 +73,7 @@ class Hits:
 class Catcher:
     """``mailcatcher serve`` with its SMTP and HTTP ports, and the recording server."""
 
-    server: Server
+    server: Proc
     smtp_port: int
     http_port: int
     hits: Hits
@@ -108,16 +108,13 @@ def catcher(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catcher]:
     recorder = http.server.ThreadingHTTPServer((HOST, 0), Recorder)
     thread = threading.Thread(target=recorder.serve_forever, daemon=True)
     thread.start()
-    smtp_port, http_port = free_port(), free_port()
     directory = tmp_path_factory.mktemp("browser") / "mail"
-    argv = [sys.executable, "-m", "mailcatcher", "serve", "--dir", str(directory), "-q"]
-    argv += ["--smtp", f"{HOST}:{smtp_port}", "--http", f"{HOST}:{http_port}"]
-    server = start_process(argv, http_port)
     try:
-        wait_for_port(smtp_port, server.process)
-        yield Catcher(server, smtp_port, http_port, hits, f"http://{HOST}:{recorder.server_port}")
+        with support.catcher("serve", directory, http=True) as server:
+            assert server.http_port is not None
+            hit_base = f"http://{HOST}:{recorder.server_port}"
+            yield Catcher(server, server.port, server.http_port, hits, hit_base)
     finally:
-        server.stop()
         recorder.shutdown()
         recorder.server_close()
         thread.join(5)
@@ -370,3 +367,136 @@ def test_screenshots_light_dark_and_narrow(browser: Any, catcher: Catcher) -> No
     expect(tab.frame_locator("#preview").locator("h2")).to_have_text("Weekly report")
     screenshot(tab, "narrow-message")
     context.close()
+
+
+def login_and_send(catcher: Catcher, message: EmailMessage, recipients: list[str]) -> None:
+    """Send with SMTP AUTH and an explicit envelope (a Bcc is a RCPT TO no header names)."""
+    with smtplib.SMTP(HOST, catcher.smtp_port, timeout=10) as client:
+        client.login("eva-login", "any password")
+        client.send_message(message, to_addrs=recipients)
+
+
+def test_envelope_bcc_text_links_and_the_empty_links_tab(page: Any, catcher: Catcher) -> None:
+    expect = sync_api.expect
+    message = EmailMessage()
+    message["From"] = "App <app@example.com>"
+    message["To"] = "Eva <eva@example.com>"
+    message["Subject"] = "Blind copy"
+    message.set_content(f"Confirm at {catcher.hit_base}/confirm?from=text-tab. Thanks!")
+    login_and_send(catcher, message, ["eva@example.com", "hidden@example.net"])
+    page.locator("a.row", has_text="Blind copy").click()
+    expect(page.locator("#subject")).to_have_text("Blind copy")
+    # The envelope-only recipient shows as a Bcc, as Mailpit shows it.
+    expect(page.locator("#meta")).to_contain_text("Bcc")
+    expect(page.locator("#meta")).to_contain_text("hidden@example.net")
+
+    # The envelope, with the headers: MAIL FROM, every RCPT TO, the AUTH login.
+    page.click("#tab-headers")
+    envelope = page.locator("#envelope")
+    expect(envelope.locator("tr")).to_have_count(4)
+    expect(envelope.locator("tr").nth(0)).to_have_text("MAIL FROM<app@example.com>")
+    expect(envelope.locator("tr").nth(1)).to_have_text("RCPT TO<eva@example.com>")
+    expect(envelope.locator("tr").nth(2)).to_have_text("RCPT TO<hidden@example.net>")
+    expect(envelope.locator("tr").nth(3)).to_have_text("AUTH logineva-login")
+    expect(page.locator("#headers")).to_contain_text("X-Rcptto")
+
+    # A link in the Text tab opens in a new tab, with no opener and no referrer.
+    page.click("#tab-text")
+    link = page.locator("#text a")
+    expect(link).to_have_count(1)
+    url = f"{catcher.hit_base}/confirm?from=text-tab"  # the full stop after it is prose
+    expect(link).to_have_attribute("href", url)
+    expect(link).to_have_attribute("target", "_blank")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    expect(page.locator("#text")).to_have_text(f"Confirm at {url}. Thanks!\n")
+    with page.context.expect_page() as opened:
+        link.click()
+    followed = opened.value
+    followed.wait_for_load_state()
+    assert followed.url == url
+    assert followed.evaluate("window.opener") is None
+    assert followed.evaluate("document.referrer") == ""
+    followed.close()
+    assert catcher.hits.taken() == ["/confirm?from=text-tab"]
+
+    # A message without links says so in a sentence, not as list item 1.
+    plain = EmailMessage()
+    plain["From"] = "app@example.com"
+    plain["To"] = "eva@example.com"
+    plain["Subject"] = "No links here"
+    plain.set_content("Nothing to click.")
+    catcher.send(plain)
+    page.locator("a.row", has_text="No links here").click()
+    page.click("#tab-links")
+    expect(page.locator("#links-none")).to_be_visible()
+    expect(page.locator("#links-none")).to_have_text("This message has no links.")
+    expect(page.locator("#links li")).to_have_count(0)
+    expect(page.locator("#links")).to_be_hidden()
+
+
+def test_a_search_closes_the_open_message_it_no_longer_finds(page: Any, catcher: Catcher) -> None:
+    expect = sync_api.expect
+    for subject in ("alpha report", "beta report"):
+        message = EmailMessage()
+        message["From"] = "app@example.com"
+        message["To"] = "eva@example.com"
+        message["Subject"] = subject
+        message.set_content(subject)
+        catcher.send(message)
+    page.locator("a.row", has_text="alpha report").click()
+    expect(page.locator("#subject")).to_have_text("alpha report")
+    page.fill("#search", "report")  # still matches: stays open
+    expect(page.locator("a.row")).to_have_count(2)
+    expect(page.locator("#message-pane")).to_be_visible()
+    page.fill("#search", "subject:beta")
+    expect(page.locator("a.row")).to_have_count(1)
+    expect(page.locator("#message-pane")).to_be_hidden()
+    expect(page.locator("#placeholder")).to_be_visible()
+    assert page.evaluate("location.hash") in ("", "#")
+
+
+def test_every_tab_is_reachable_on_a_400_pixel_wide_window(browser: Any, catcher: Catcher) -> None:
+    expect = sync_api.expect
+    context = browser.new_context(viewport={"width": 400, "height": 700})
+    assert context.request.delete(f"{catcher.url}api/v1/messages").ok
+    catcher.send(report_mail(catcher.hit_base))
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_MS)
+    tab.goto(catcher.url)
+    tab.locator("a.row", has_text="Your weekly report").click()
+    expect(tab.locator("#subject")).to_have_text("Your weekly report")
+    screenshot(tab, "narrow-400-tabs")
+    for name in ("html", "text", "source", "headers", "attachments", "links"):
+        button = tab.locator(f"#tab-{name}")
+        expect(button).to_be_visible()
+        box = button.bounding_box()
+        assert box is not None
+        # On screen without scrolling sideways: wholly inside the 400 px.
+        assert box["x"] >= 0, (name, box)
+        assert box["x"] + box["width"] <= 400, (name, box)
+        button.click()
+        expect(button).to_have_attribute("aria-selected", "true")
+        expect(tab.locator(f"#panel-{name}")).to_be_visible()
+    assert tab.evaluate("document.documentElement.scrollWidth") <= 400
+    context.close()
+
+
+def test_a_malformed_message_opens_on_the_page(page: Any, catcher: Catcher) -> None:
+    """The 'x*' message that once made the list answer 500 lists and opens like any other."""
+    expect = sync_api.expect
+    raw = (
+        b'From: <\r\nTo: "\r\nSubject: =?utf-8?b?A?= broken\r\n'
+        b"Content-Type: text/plain; x*\r\n\r\nstill readable\r\n"
+    )
+    with smtplib.SMTP(HOST, catcher.smtp_port, timeout=10) as client:
+        client.sendmail("app@example.com", ["eva@example.com"], raw)
+    row = page.locator("a.row", has_text="broken")
+    expect(row).to_be_visible()
+    row.click()
+    expect(page.locator("#subject")).to_have_text("=?utf-8?b?A?= broken")
+    page.click("#tab-text")
+    expect(page.locator("#text")).to_contain_text("still readable")
+    for name in ("source", "headers", "attachments", "links"):
+        page.click(f"#tab-{name}")
+    expect(page.locator("#envelope")).to_contain_text("<eva@example.com>")
+    expect(page.locator("#count")).not_to_have_class("error")
