@@ -7,9 +7,11 @@ seconds; the envelope is recorded exactly as the client sent it.
 
 from __future__ import annotations
 
+import email
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -215,3 +217,19 @@ def test_noop_does_not_keep_a_connection_open_forever(tmp_path: Path) -> None:
                 closed = True
                 break
         assert closed, "the server kept a NOOP-only connection open for 10 s"
+
+
+def test_a_lock_held_on_the_index_does_not_cost_the_message(tmp_path: Path) -> None:
+    # Before: another process holding the index's write lock made each message wait 10 s
+    # and then fail (451). The index is a cache: the message is stored without its row.
+    mail = tmp_path / "mail"
+    with MaildirStore(mail, create=True) as maildir:
+        maildir.add(email.message_from_bytes(mc_message_bytes("before")))
+        holder = sqlite3.connect(mail / ".mailcatcher.sqlite3", isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            maildir.add(email.message_from_bytes(mc_message_bytes("during")))
+        finally:
+            holder.close()
+    with opened(mail) as store:
+        assert sorted(entry.subject for entry in store.entries()) == ["before", "during"]

@@ -550,3 +550,74 @@ async def test_malformed_mail_never_breaks_an_endpoint(tmp_path: Path) -> None:
         for query in ("body", "to:x", "cc:x", "addressed:x", "message-id:x"):
             response = await api.get("/api/v1/search", params={"query": query})
             assert response.status == 200, query
+
+
+@async_test
+async def test_envelope_only_recipients_are_in_bcc_as_mailpit_adds_them(tmp_path: Path) -> None:
+    """A blind copy is an RCPT TO no header names; Mailpit lists it in Bcc, and so do we."""
+    message = mail(
+        "blind",
+        to=["Eva <eva@example.com>"],
+        envelope_to=[
+            "EVA@example.com",
+            "carl@example.org",
+            "hidden@example.net",
+            "old@x.net",
+        ],
+        headers={"Cc": "carl@example.org", "Bcc": "Old <OLD@x.net>"},
+    )
+    [entry] = add(tmp_path / "mail", message)
+    async with client(tmp_path / "mail") as api:
+        listed = (await (await api.get("/api/v1/messages")).json())["messages"][0]
+        opened = await (await api.get(f"/api/v1/message/{entry.id}")).json()
+    expected = [
+        {"Name": "Old", "Address": "OLD@x.net"},  # the header's own Bcc first
+        {"Name": "", "Address": "hidden@example.net"},  # then what only the envelope knew
+    ]
+    assert listed["Bcc"] == expected
+    assert opened["Bcc"] == expected
+    assert opened["To"] == [{"Name": "Eva", "Address": "eva@example.com"}]
+
+
+@async_test
+async def test_the_envelope_route_gives_mail_from_every_rcpt_to_and_the_login(
+    tmp_path: Path,
+) -> None:
+    message = mail(
+        "with login",
+        envelope_to=["eva@example.com", "hidden@example.net"],
+        headers={"X-Mailcatcher-Auth-User": "eva-login"},
+    )
+    [entry] = add(tmp_path / "mail", message)
+    async with client(tmp_path / "mail") as api:
+        envelope = await (await api.get(f"/api/v1/message/{entry.id}/envelope")).json()
+        latest = await (await api.get("/api/v1/message/latest/envelope")).json()
+        missing = await api.get("/api/v1/message/no-such-id/envelope")
+    assert envelope == {
+        "MailFrom": "app@example.com",
+        "RcptTo": ["eva@example.com", "hidden@example.net"],
+        "Username": "eva-login",
+    }
+    assert latest == envelope
+    assert missing.status == 404
+
+
+@async_test
+async def test_info_counts_the_messages_accepted_since_the_server_started(
+    tmp_path: Path,
+) -> None:
+    """Mailpit's RuntimeStats.SMTPAccepted(Size): mail stored during this run, even deleted."""
+    path = tmp_path / "mail"
+    add(path, mail("before the start"))
+    async with client(path) as api:
+        entries = add(path, mail("first"), mail("second"))
+        first = await (await api.get("/api/v1/info")).json()
+        await api.delete("/api/v1/messages", json={"IDs": [entries[0].id]})
+        after_delete = await (await api.get("/api/v1/info")).json()
+    sizes = sum(entry.size for entry in entries)
+    assert (first["Messages"], first["RuntimeStats"]["SMTPAccepted"]) == (3, 2)
+    assert first["RuntimeStats"]["SMTPAcceptedSize"] == sizes
+    assert after_delete["Messages"] == 2
+    assert after_delete["RuntimeStats"]["SMTPAccepted"] == 2  # accepted, then deleted
+    assert after_delete["RuntimeStats"]["SMTPAcceptedSize"] == sizes
+    assert after_delete["RuntimeStats"]["MessagesDeleted"] == 1

@@ -59,6 +59,9 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_stored ON messages (stored);
 """
+#: How long the writer and readers wait for a lock on the index, in seconds.
+_WRITER_WAIT = 1.0
+_READER_WAIT = 10.0
 #: Bytes of write-ahead log kept after a checkpoint (SQLite's journal_size_limit).
 _WAL_LIMIT = 1024 * 1024
 _COLUMNS = "id, stored, sender, recipients, subject, from_header, to_header, size, attachments"
@@ -109,9 +112,13 @@ class MaildirStore(Store):
             index = self.path / INDEX_NAME
             if not create and not index.exists():
                 return None
-            db = sqlite3.connect(index, timeout=10.0, check_same_thread=False, isolation_level=None)
+            # A writer waits briefly for a lock another process holds on the index, then
+            # stores the message without a row (`_insert`): a 10 s wait and a 451 for
+            # every message cost more than a file the readers parse. Readers may wait.
+            wait = _WRITER_WAIT if create else _READER_WAIT
+            db = sqlite3.connect(index, timeout=wait, check_same_thread=False, isolation_level=None)
             try:
-                db.execute("PRAGMA busy_timeout = 10000")
+                db.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 if create:
                     # WAL lets readers in other processes read while the server writes;

@@ -298,6 +298,14 @@ async def get_headers(request: web.Request) -> web.Response:
     return web.json_response(shapes.headers(parsed))
 
 
+@routes.get("/api/v1/message/{ID}/envelope")
+async def get_envelope(request: web.Request) -> web.Response:
+    """The SMTP envelope (not in Mailpit): MAIL FROM, every RCPT TO, the AUTH login."""
+    with _answering_lookup_errors():
+        entry = await inbox_of(request).find(await _resolve(request))
+    return web.json_response(shapes.envelope(entry))
+
+
 @routes.get("/api/v1/message/{ID}/raw")
 async def get_raw(request: web.Request) -> web.Response:
     """The message as stored, as plain text; ``?dl=1`` downloads it as ``ID.eml``."""

@@ -79,6 +79,11 @@ class Inbox:
         self.version = 0
         self.started = time.time()
         self.deleted = 0
+        #: Messages stored since this inbox opened, and their bytes (Mailpit's
+        #: SMTPAccepted and SMTPAcceptedSize), whichever process stored them.
+        self.accepted = 0
+        self.accepted_size = 0
+        self._accepted_ids: set[str] = set()
         self._waiters: set[asyncio.Future[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watch_task: asyncio.Task[None] | None = None
@@ -107,10 +112,24 @@ class Inbox:
     async def entries(self) -> list[Entry]:
         """Every message, newest first."""
         listing = await self._call(self._entries)
+        self._count_accepted(listing)
         if len(self.read_ids) > len(listing):
             # Messages deleted behind our back (another process, --keep) are forgotten.
             self.read_ids.intersection_update(entry.id for entry in listing)
         return listing
+
+    def _count_accepted(self, listing: list[Entry]) -> None:
+        """Count the messages in `listing` stored since this inbox opened, once each."""
+        for entry in listing:  # newest first: the rest were stored before we opened
+            if entry.stored < self.started:
+                break
+            if entry.id not in self._accepted_ids:
+                self._accepted_ids.add(entry.id)
+                self.accepted += 1
+                self.accepted_size += entry.size
+        if len(self._accepted_ids) > len(listing):
+            # A deleted message's ID never comes back: forget it, keep its count.
+            self._accepted_ids.intersection_update(entry.id for entry in listing)
 
     def _entries(self) -> list[Entry]:
         # One listing at a time: the store remembers what it built, so the second
@@ -381,5 +400,9 @@ class Inbox:
                 current = None
             if current != mark and not first:
                 self.changed()
+                # List now, so a message counts as accepted even when it is deleted
+                # (``--keep``, a test's clean-up) before anyone asks for the list.
+                with contextlib.suppress(OSError, ValueError):
+                    await self.entries()
             mark, first = current, False
             await asyncio.sleep(POLL_INTERVAL)

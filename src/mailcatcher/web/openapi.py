@@ -122,7 +122,7 @@ _SCHEMAS: JSON = {
             "From": _ref("Address"),
             "To": _address_list("To addresses"),
             "Cc": _address_list("Cc addresses"),
-            "Bcc": _address_list("Bcc header addresses"),
+            "Bcc": _address_list("Bcc addresses, then envelope recipients no header names"),
             "ReplyTo": _address_list("Reply-To addresses"),
             "Subject": _string("Subject"),
             "Created": _string("When it was stored (RFC 3339)", format="date-time"),
@@ -177,7 +177,7 @@ _SCHEMAS: JSON = {
             "From": _ref("Address"),
             "To": _address_list("To addresses"),
             "Cc": _address_list("Cc addresses"),
-            "Bcc": _address_list("Bcc header addresses"),
+            "Bcc": _address_list("Bcc addresses, then envelope recipients no header names"),
             "ReplyTo": _address_list("Reply-To addresses"),
             "ReturnPath": _string("Return-Path, else the From address"),
             "Subject": _string("Subject"),
@@ -207,13 +207,21 @@ _SCHEMAS: JSON = {
                 {
                     "Memory": _integer("Resident memory in bytes"),
                     "MessagesDeleted": _integer("Messages deleted through this server"),
-                    "SMTPAccepted": _integer("Always 0 (the SMTP side counts elsewhere)"),
-                    "SMTPAcceptedSize": _integer("Always 0"),
+                    "SMTPAccepted": _integer("Messages stored since this server started"),
+                    "SMTPAcceptedSize": _integer("Bytes of messages stored since start"),
                     "SMTPIgnored": _integer("Always 0"),
                     "SMTPRejected": _integer("Always 0"),
                     "Uptime": _integer("Seconds since start"),
                 },
             ),
+        },
+    ),
+    "Envelope": _object(
+        "The SMTP envelope the catcher recorded.",
+        {
+            "MailFrom": _string("MAIL FROM address (empty for a null reverse-path)"),
+            "RcptTo": {"type": "array", "items": {"type": "string"}},
+            "Username": _string("SMTP AUTH user name, or empty"),
         },
     ),
     "WebUIConfiguration": {
@@ -324,6 +332,14 @@ PATHS: JSON = {
             "Get a message's headers",
             "message",
             {"200": _json("Headers", _ref("Headers")), "400": _BAD, "404": _MISSING},
+            _MESSAGE_PARAMS,
+        )
+    },
+    "/api/v1/message/{ID}/envelope": {
+        "get": _operation(
+            "Get a message's SMTP envelope: MAIL FROM, every RCPT TO, the AUTH login",
+            "mailcatcher",
+            {"200": _json("The envelope", _ref("Envelope")), "400": _BAD, "404": _MISSING},
             _MESSAGE_PARAMS,
         )
     },

@@ -95,6 +95,24 @@ class Details:
     snippet: str
 
 
+def bcc(entry: Entry, message: Message) -> list[JSON]:
+    """The Bcc header's addresses, then every envelope recipient no header names.
+
+    Mailpit's SMTP server adds such recipients to the Bcc header before it stores a
+    message ("add missing email addresses to Bcc", ``internal/smtpd/main.go``): a
+    catcher knows who a blind copy went to, and shows it. Addresses compare without
+    regard to case, as Mailpit compares them.
+    """
+    found = addresses(message, "Bcc")
+    named = {item["Address"].lower() for name in ("To", "Cc") for item in addresses(message, name)}
+    named.update(item["Address"].lower() for item in found)
+    for recipient in entry.recipients:
+        if recipient.lower() not in named:
+            named.add(recipient.lower())
+            found.append(address("", recipient))
+    return found
+
+
 def details(entry: Entry, message: Message) -> Details:
     """Summarize a message parsed from its first bytes (`SUMMARY_READ_LIMIT` is plenty)."""
     return Details(
@@ -102,7 +120,7 @@ def details(entry: Entry, message: Message) -> Details:
         from_=first_address(message, "From", entry.sender),
         to=addresses(message, "To"),
         cc=addresses(message, "Cc"),
-        bcc=addresses(message, "Bcc"),
+        bcc=bcc(entry, message),
         reply_to=addresses(message, "Reply-To"),
         snippet=snippet(message),
     )
@@ -214,7 +232,7 @@ def message(entry: Entry, parsed: EmailMessage) -> JSON:
         "From": from_,
         "To": addresses(parsed, "To"),
         "Cc": addresses(parsed, "Cc"),
-        "Bcc": addresses(parsed, "Bcc"),
+        "Bcc": bcc(entry, parsed),
         "ReplyTo": addresses(parsed, "Reply-To"),
         "ReturnPath": return_path,
         "Subject": entry.subject,
@@ -227,6 +245,15 @@ def message(entry: Entry, parsed: EmailMessage) -> JSON:
         "Size": entry.size,
         "Inline": [attachment(part) for part in files if part.attachment.inline],
         "Attachments": [attachment(part) for part in files if not part.attachment.inline],
+    }
+
+
+def envelope(entry: Entry) -> JSON:
+    """The SMTP envelope the catcher recorded: MAIL FROM, every RCPT TO, the AUTH login."""
+    return {
+        "MailFrom": entry.sender,
+        "RcptTo": list(entry.recipients),
+        "Username": entry.auth_user or "",
     }
 
 

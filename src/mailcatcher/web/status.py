@@ -48,8 +48,8 @@ async def info(request: web.Request) -> web.Response:
             "RuntimeStats": {
                 "Memory": _memory(),
                 "MessagesDeleted": inbox.deleted,
-                "SMTPAccepted": 0,
-                "SMTPAcceptedSize": 0,
+                "SMTPAccepted": inbox.accepted,
+                "SMTPAcceptedSize": inbox.accepted_size,
                 "SMTPIgnored": 0,
                 "SMTPRejected": 0,
                 "Uptime": int(inbox.uptime()),

@@ -268,11 +268,50 @@
     $("tab-attachments").textContent = files ? `Attachments (${files})` : "Attachments";
     $("tab-html").disabled = !message.HTML;
     $("tab-links").textContent = "Links";
-    $("text").textContent = message.Text || "(this message has no text)";
+    renderText($("text"), message.Text || "(this message has no text)");
     $("remote-bar").hidden = true;
     const wanted = !message.HTML && state.tab === "html" ? "text" : state.tab;
     selectTab(wanted, false);
     if (message.HTML) loadPreview(false);
+  }
+
+  // http(s) URLs in text; what may follow one in prose is trimmed off by trimUrl.
+  const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"]+/gi;
+  const CLOSERS = { ")": "(", "]": "[", "}": "{", ">": "<" };
+
+  function trimUrl(url) {
+    // A full stop or comma after a URL ends the sentence, not the URL; a closing
+    // bracket stays when the URL opened one (…/wiki/Mail_(disambiguation)).
+    let end = url.length;
+    while (end > 0) {
+      const last = url[end - 1];
+      const opener = CLOSERS[last];
+      const part = url.slice(0, end);
+      if (".,;:!?'".includes(last)) end -= 1;
+      else if (opener && part.split(opener).length < part.split(last).length) end -= 1;
+      else break;
+    }
+    return url.slice(0, end);
+  }
+
+  function link(url) {
+    // A new tab that cannot reach back to this page (no opener) nor learns where the
+    // click came from (no referrer).
+    return el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: url });
+  }
+
+  function renderText(node, text) {
+    // Text nodes and anchors built one by one: the mail's text is never parsed as markup.
+    const pieces = [];
+    let at = 0;
+    for (const match of text.matchAll(URL_IN_TEXT)) {
+      const url = trimUrl(match[0]);
+      if (!url.includes("://") || url.endsWith("://")) continue;
+      pieces.push(document.createTextNode(text.slice(at, match.index)), link(url));
+      at = match.index + url.length;
+    }
+    pieces.push(document.createTextNode(text.slice(at)));
+    node.replaceChildren(...pieces);
   }
 
   function loadPreview(remote) {
@@ -317,8 +356,12 @@
         const raw = await (await api(messageUrl(id, "/raw"))).text();
         if (state.currentId === id) $("source").textContent = raw;
       } else if (tab === "headers") {
-        const headers = await (await api(messageUrl(id, "/headers"))).json();
+        const [headers, envelope] = await Promise.all([
+          api(messageUrl(id, "/headers")).then((response) => response.json()),
+          api(messageUrl(id, "/envelope")).then((response) => response.json()),
+        ]);
         if (state.currentId !== id) return;
+        renderEnvelope(envelope);
         const rows = [];
         for (const [name, values] of Object.entries(headers)) {
           for (const value of values) {
@@ -333,17 +376,26 @@
         if (state.currentId !== id) return;
         $("tab-links").textContent = links.length ? `Links (${links.length})` : "Links";
         $("links").replaceChildren(
-          ...(links.length
-            ? links.map((url) => el("li", {}, /^https?:\/\//i.test(url)
-                ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: url })
-                : el("span", { text: url })))
-            : [el("li", { class: "none", text: "This message has no links." })]),
+          ...links.map((url) => el("li", {}, /^https?:\/\//i.test(url) ? link(url) : el("span", { text: url }))),
         );
+        // An empty list is a sentence, not a numbered item "1. This message has no links."
+        $("links").hidden = !links.length;
+        $("links-none").hidden = links.length > 0;
       }
     } catch (error) {
       state.loaded[tab] = false;
       showError(error);
     }
+  }
+
+  function renderEnvelope(envelope) {
+    // What the SMTP session said, which the headers may not: a Bcc is only a RCPT TO.
+    const row = (name, value) =>
+      el("tr", {}, el("th", { scope: "row", text: name }), el("td", { text: value }));
+    const rows = [row("MAIL FROM", envelope.MailFrom ? `<${envelope.MailFrom}>` : "<> (null sender)")];
+    for (const recipient of envelope.RcptTo || []) rows.push(row("RCPT TO", `<${recipient}>`));
+    rows.push(row("AUTH login", envelope.Username || "(none: the client did not log in)"));
+    $("envelope").replaceChildren(el("tbody", {}, ...rows));
   }
 
   function renderFiles(message) {
@@ -507,12 +559,20 @@
   let searchTimer = null;
   function search(now) {
     clearTimeout(searchTimer);
-    const run = () => {
+    const run = async () => {
       const value = $("search").value.trim();
       if (value === state.query) return;
       state.query = value;
       state.shown = PAGE;
-      refresh();
+      await refresh();
+      // The open message stays open only while the search still finds it.
+      const id = state.currentId;
+      const listed = state.messages.some((message) => message.ID === id);
+      // Only when every match is listed: one beyond "Load more" still matches.
+      const complete = state.messages.length >= state.matched;
+      if (id && state.query === value && complete && !listed) {
+        location.hash = "#";
+      }
     };
     if (now) run();
     else searchTimer = setTimeout(run, 200);
