@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from mailcatcher import cli
-from mailcatcher.pytest_plugin import Mailcatcher, MailcatcherFactory
+from mailcatcher.pytest_plugin import MailcatcherFactory
 from tests.e2e.cli_support import (
     CONFIRM,
     HOSTILE_HTML,
@@ -879,9 +879,12 @@ MALFORMED = (
 )
 
 
-def test_malformed_headers_are_shown_as_sent(mailcatcher: Mailcatcher) -> None:
-    send(mailcatcher.host, mailcatcher.port, MALFORMED, "app@example.com", ["eva@example.com"])
-    path = str(mailcatcher.path)
+@pytest.mark.parametrize(("kind", "name"), [("mailfile", "latest.mail"), ("maildir", "mail")])
+def test_malformed_headers_are_shown_as_sent(tmp_path: Path, kind: str, name: str) -> None:
+    store = tmp_path / name
+    with catcher(kind, store) as server:  # the stock aiosmtpd command
+        send(server.host, server.port, MALFORMED, "app@example.com", ["eva@example.com"])
+    path = str(store)
     link = "https://shop.example/malformed"
     listed = run_cli("list", path)  # run_cli fails the test on a traceback
     assert listed.status == 0
