@@ -138,6 +138,40 @@ def _positive_seconds(value: str) -> float:
     return number
 
 
+#: ``serve``'s limits, one row each: option, metavar, argparse type, the `ServerOptions`
+#: field it sets (its default is the field's), and help.
+_LIMITS: list[tuple[str, str, Callable[[str], object], str, str]] = [
+    (
+        "--max-size",
+        "BYTES",
+        _size_limit,
+        "data_size_limit",
+        "largest message accepted, RFC 1870 SIZE; 0: no limit (default: %(default)s, 32 MiB)",
+    ),
+    (
+        "--max-recipients",
+        "N",
+        _positive,
+        "max_recipients",
+        "recipients per message (default: %(default)s)",
+    ),
+    (
+        "--idle-timeout",
+        "S",
+        _positive_seconds,
+        "timeout",
+        "close a connection idle this many seconds (default: %(default)g)",
+    ),
+    (
+        "--max-connections",
+        "N",
+        _positive,
+        "max_connections",
+        "connections at once (default: %(default)s)",
+    ),
+]
+
+
 def _credentials(value: str) -> tuple[str, str]:
     user, colon, password = value.partition(":")
     if not colon or not user:
@@ -277,10 +311,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         port=args.smtp[1],
         tls=args.tls,
         auth_required=args.auth_required,
-        data_size_limit=args.max_size,
-        max_recipients=args.max_recipients,
-        timeout=args.idle_timeout,
-        max_connections=args.max_connections,
+        **{field: getattr(args, field) for _, _, _, field, _ in _LIMITS},
         enable_SMTPUTF8=True,  # RFC 6531: apps send UTF-8 addresses; catch those too
     )
     config = _serve.ServeConfig(
@@ -386,34 +417,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--auth-required", action="store_true", help="refuse mail until the client logs in"
     )
-    serve.add_argument(
-        "--max-size",
-        metavar="BYTES",
-        type=_size_limit,
-        default=defaults.data_size_limit,
-        help="largest message accepted, RFC 1870 SIZE; 0: no limit (default: %(default)s, 32 MiB)",
-    )
-    serve.add_argument(
-        "--max-recipients",
-        metavar="N",
-        type=_positive,
-        default=defaults.max_recipients,
-        help="recipients per message (default: %(default)s)",
-    )
-    serve.add_argument(
-        "--idle-timeout",
-        metavar="S",
-        type=_positive_seconds,
-        default=defaults.timeout,
-        help="close a connection idle this many seconds (default: %(default)g)",
-    )
-    serve.add_argument(
-        "--max-connections",
-        metavar="N",
-        type=_positive,
-        default=defaults.max_connections,
-        help="connections at once (default: %(default)s)",
-    )
+    for flag, metavar, kind, field, text in _LIMITS:
+        serve.add_argument(
+            flag,
+            metavar=metavar,
+            type=kind,
+            dest=field,
+            default=getattr(defaults, field),
+            help=text,
+        )
     serve.add_argument("-q", "--quiet", action="store_true", help="no line per caught message")
 
     web = _subcommand(
