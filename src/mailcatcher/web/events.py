@@ -117,16 +117,14 @@ async def wait(request: web.Request) -> web.Response:
             await inbox.wait_change(version, step)
     except MailTimeoutError as error:
         entries = await inbox.entries()
-        return web.json_response(
-            {
-                "Error": str(error),
-                "Query": query.text,
-                "Timeout": timeout,
-                "Total": len(entries),
-                "Messages": await inbox.summaries(entries[:10]),
-            },
-            status=504,
-        )
+        answer: shapes.WaitTimeout = {
+            "Error": str(error),
+            "Query": query.text,
+            "Timeout": timeout,
+            "Total": len(entries),
+            "Messages": await inbox.summaries(entries[:10]),
+        }
+        return web.json_response(answer, status=504)
     finally:
         steps.close()
 

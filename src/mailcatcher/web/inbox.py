@@ -201,7 +201,7 @@ class Inbox:
             self.read_ids.difference_update(ids)
         self.changed()
 
-    async def summaries(self, entries: list[Entry]) -> list[shapes.JSON]:
+    async def summaries(self, entries: list[Entry]) -> list[shapes.MessageSummary]:
         """Mailpit ``MessageSummary`` objects for `entries` (one page of them)."""
         found = await self._call(self._details_of, entries)
         return [

@@ -1,45 +1,87 @@
 """The OpenAPI 3.1 description of the whole HTTP API, served at ``/api/v1/openapi.json``.
 
-Mailpit's shapes are described with Mailpit's field names; the endpoints Mailpit does
-not have (the wait, the links, the event stream) are tagged ``mailcatcher``. A test
-checks that every route the app serves is described here and nothing else is.
+The schemas are generated from the `TypedDict` shapes in `shapes`, the types the
+handlers return (``mypy --strict`` holds them to it), so the document and the answers
+cannot drift apart: there is no hand-written copy of a shape. Mailpit's shapes keep
+Mailpit's names; the endpoints Mailpit does not have (the wait, the envelope, the links,
+the event stream) are tagged ``mailcatcher``. A test checks that every route the app
+serves is described here and nothing else is.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin, get_type_hints, is_typeddict
 
 from aiohttp import web
 
+from . import shapes
 from .api import routes
 
 JSON = dict[str, Any]
 OPENAPI_PATH = "/api/v1/openapi.json"
 
-
-def _ref(name: str) -> JSON:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _integer(description: str) -> JSON:
-    return {"type": "integer", "minimum": 0, "description": description}
+#: The named schemas (``#/components/schemas/...``), filled by `schema_of` as the
+#: paths below name the shapes they answer with.
+SCHEMAS: JSON = {}
 
 
-def _string(description: str, **extra: Any) -> JSON:
-    return {"type": "string", "description": description, **extra}
+def schema_of(kind: Any) -> JSON:
+    """The JSON Schema of a type a handler returns; a `TypedDict` becomes a named schema.
+
+    Raises:
+        TypeError: `kind` is a type this generator does not know (add a row here).
+    """
+    if kind is Any:
+        return {}  # any JSON value
+    origin = get_origin(kind)
+    if origin is Annotated:
+        base, *extras = get_args(kind)
+        schema = dict(schema_of(base))
+        for extra in extras:
+            if isinstance(extra, shapes.Doc):
+                schema["description"] = extra.description
+                if extra.format is not None:
+                    schema["format"] = extra.format
+        return schema
+    # bool before int: a bool is an int to Python, never to JSON.
+    simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    if kind in simple:
+        schema = {"type": simple[kind]}
+        if kind in (int, float):
+            schema["minimum"] = 0  # counts, sizes, offsets and seconds
+        return schema
+    if origin is list:
+        (item,) = get_args(kind)
+        return {"type": "array", "items": schema_of(item)}
+    if origin is dict:
+        _, value = get_args(kind)
+        return {"type": "object", "additionalProperties": schema_of(value)}
+    if is_typeddict(kind):
+        name = kind.__name__
+        if name not in SCHEMAS:
+            SCHEMAS[name] = {}  # taken, before its fields may refer back to it
+            SCHEMAS[name] = _object(kind)
+        return {"$ref": f"#/components/schemas/{name}"}
+    raise TypeError(f"no JSON Schema for {kind!r}: teach openapi.schema_of about it")
 
 
-def _object(description: str, properties: JSON) -> JSON:
+def _object(kind: Any) -> JSON:
+    """The schema of a `TypedDict`: its fields, in order, and which are required."""
+    fields = get_type_hints(kind, include_extras=True)
+    required: frozenset[str] = kind.__required_keys__
     return {
         "type": "object",
-        "description": description,
-        "properties": properties,
-        "required": list(properties),
+        "description": " ".join((kind.__doc__ or "").split()),
+        "properties": {name: schema_of(hint) for name, hint in fields.items()},
+        "required": [name for name in fields if name in required],
     }
 
 
-def _json(description: str, schema: JSON) -> JSON:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
+def _json(description: str, kind: Any) -> JSON:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": schema_of(kind)}},
+    }
 
 
 def _text(description: str, media: str = "text/plain") -> JSON:
@@ -104,167 +146,6 @@ _PAGING = [
 ]
 
 
-def _address_list(description: str) -> JSON:
-    return {"type": "array", "description": description, "items": _ref("Address")}
-
-
-_SCHEMAS: JSON = {
-    "Address": _object(
-        "An address: 'Eva <eva@example.com>' is {Name: 'Eva', Address: 'eva@example.com'}.",
-        {"Name": _string("Display name"), "Address": _string("Address (addr-spec)")},
-    ),
-    "MessageSummary": _object(
-        "One message in a list.",
-        {
-            "ID": _string("Message ID (the stored file's unique name)"),
-            "MessageID": _string("Message-ID header, without angle brackets"),
-            "Read": {"type": "boolean", "description": "Opened through this server"},
-            "From": _ref("Address"),
-            "To": _address_list("To addresses"),
-            "Cc": _address_list("Cc addresses"),
-            "Bcc": _address_list("Bcc addresses, then envelope recipients no header names"),
-            "ReplyTo": _address_list("Reply-To addresses"),
-            "Subject": _string("Subject"),
-            "Created": _string("When it was stored (RFC 3339)", format="date-time"),
-            "Username": _string("SMTP AUTH user name, or empty"),
-            "Tags": {"type": "array", "items": {"type": "string"}, "description": "Always []"},
-            "Size": _integer("Size in bytes"),
-            "Attachments": _integer("Number of attachments"),
-            "Snippet": _string("Up to 200 characters of the body"),
-        },
-    ),
-    "MessagesSummary": _object(
-        "A page of messages, newest first.",
-        {
-            "total": _integer("Messages in the store"),
-            "unread": _integer("Unread messages in the store"),
-            "count": _integer("Messages on this page (legacy, Mailpit keeps it too)"),
-            "messages_count": _integer("Messages matching the search (all, when listing)"),
-            "messages_unread": _integer("Unread messages matching the search"),
-            "start": _integer("Pagination offset"),
-            "tags": {"type": "array", "items": {"type": "string"}, "description": "Always []"},
-            "messages": {"type": "array", "items": _ref("MessageSummary")},
-        },
-    ),
-    "Attachment": _object(
-        "An attached or inline file (content at /api/v1/message/{ID}/part/{PartID}).",
-        {
-            "PartID": _string("Part number (IMAP section style: 1, 2.1, ...)"),
-            "FileName": _string("File name, or empty"),
-            "ContentType": _string("Content type"),
-            "ContentID": _string("Content-ID without angle brackets, or empty"),
-            "Size": _integer("Decoded size in bytes"),
-            "Checksums": _object(
-                "Checksums of the decoded content",
-                {"MD5": _string("MD5"), "SHA1": _string("SHA-1"), "SHA256": _string("SHA-256")},
-            ),
-        },
-    ),
-    "ListUnsubscribe": _object(
-        "The List-Unsubscribe header (RFC 2369, RFC 8058).",
-        {
-            "Header": _string("List-Unsubscribe value"),
-            "Links": {"type": "array", "items": {"type": "string"}},
-            "Errors": _string("What is wrong with the header, or empty"),
-            "HeaderPost": _string("List-Unsubscribe-Post value"),
-        },
-    ),
-    "Message": _object(
-        "A message: headers, both bodies and its files (without their content).",
-        {
-            "ID": _string("Message ID"),
-            "MessageID": _string("Message-ID header, without angle brackets"),
-            "From": _ref("Address"),
-            "To": _address_list("To addresses"),
-            "Cc": _address_list("Cc addresses"),
-            "Bcc": _address_list("Bcc addresses, then envelope recipients no header names"),
-            "ReplyTo": _address_list("Reply-To addresses"),
-            "ReturnPath": _string("Return-Path, else the From address"),
-            "Subject": _string("Subject"),
-            "ListUnsubscribe": _ref("ListUnsubscribe"),
-            "Date": _string("Date header, else when stored (RFC 3339)", format="date-time"),
-            "Tags": {"type": "array", "items": {"type": "string"}, "description": "Always []"},
-            "Username": _string("SMTP AUTH user name, or empty"),
-            "Text": _string("Text body (the HTML as text when there is none)"),
-            "HTML": _string("HTML body as sent, or empty"),
-            "Size": _integer("Size in bytes"),
-            "Inline": {"type": "array", "items": _ref("Attachment")},
-            "Attachments": {"type": "array", "items": _ref("Attachment")},
-        },
-    ),
-    "AppInformation": _object(
-        "About this server.",
-        {
-            "Version": _string("mailcatcher version"),
-            "LatestVersion": _string("Always empty: this server fetches nothing"),
-            "Database": _string("The store's path"),
-            "DatabaseSize": _integer("Bytes of stored messages"),
-            "Messages": _integer("Messages stored"),
-            "Unread": _integer("Unread messages"),
-            "Tags": {"type": "object", "additionalProperties": {"type": "integer"}},
-            "RuntimeStats": _object(
-                "Process figures",
-                {
-                    "Memory": _integer("Resident memory in bytes"),
-                    "MessagesDeleted": _integer("Messages deleted through this server"),
-                    "SMTPAccepted": _integer("Messages stored since this server started"),
-                    "SMTPAcceptedSize": _integer("Bytes of messages stored since start"),
-                    "SMTPIgnored": _integer("Always 0"),
-                    "SMTPRejected": _integer("Always 0"),
-                    "Uptime": _integer("Seconds since start"),
-                },
-            ),
-        },
-    ),
-    "Envelope": _object(
-        "The SMTP envelope the catcher recorded.",
-        {
-            "MailFrom": _string("MAIL FROM address (empty for a null reverse-path)"),
-            "RcptTo": {"type": "array", "items": {"type": "string"}},
-            "Username": _string("SMTP AUTH user name, or empty"),
-        },
-    ),
-    "WebUIConfiguration": {
-        "type": "object",
-        "description": "Mailpit's web UI settings; relay, SpamAssassin and chaos are off.",
-        "additionalProperties": True,
-    },
-    "Headers": {
-        "type": "object",
-        "description": "Header values by canonical name (Message-Id), names sorted.",
-        "additionalProperties": {"type": "array", "items": {"type": "string"}},
-    },
-    "DeleteRequest": {
-        "type": "object",
-        "properties": {"IDs": {"type": "array", "items": {"type": "string"}}},
-        "description": "IDs to delete; no body, {} or [] deletes every message.",
-    },
-    "ReadStatusRequest": {
-        "type": "object",
-        "properties": {
-            "Read": {"type": "boolean"},
-            "IDs": {"type": "array", "items": {"type": "string"}},
-            "Search": {"type": "string"},
-        },
-        "description": "Set read status of IDs, of a search's matches, or (neither) of all.",
-    },
-    "WaitTimeout": _object(
-        "Nothing matched in time: what the store holds instead.",
-        {
-            "Error": _string("What was waited for, and how long"),
-            "Query": _string("The search"),
-            "Timeout": {"type": "number", "description": "Seconds waited"},
-            "Total": _integer("Messages stored"),
-            "Messages": {
-                "type": "array",
-                "items": _ref("MessageSummary"),
-                "description": "The ten newest messages",
-            },
-        },
-    ),
-}
-
-
 def _operation(
     summary: str, tag: str, responses: JSON, parameters: list[JSON] | None = None, **extra: Any
 ) -> JSON:
@@ -277,8 +158,8 @@ def _operation(
     }
 
 
-def _body(name: str) -> JSON:
-    return {"required": False, "content": {"application/json": {"schema": _ref(name)}}}
+def _body(kind: Any) -> JSON:
+    return {"required": False, "content": {"application/json": {"schema": schema_of(kind)}}}
 
 
 _MESSAGE_PARAMS = [_ID, _LATEST_QUERY]
@@ -288,7 +169,7 @@ PATHS: JSON = {
         "get": _operation(
             "List messages, newest first",
             "messages",
-            {"200": _json("A page of messages", _ref("MessagesSummary")), "400": _BAD},
+            {"200": _json("A page of messages", shapes.MessagesSummary), "400": _BAD},
             _PAGING,
         ),
         "put": _operation(
@@ -296,20 +177,20 @@ PATHS: JSON = {
             "messages",
             {"200": _OK, "400": _BAD},
             [_TZ],
-            requestBody=_body("ReadStatusRequest"),
+            requestBody=_body(shapes.ReadStatusRequest),
         ),
         "delete": _operation(
             "Delete messages (given IDs, or all)",
             "messages",
             {"200": _OK, "400": _BAD, "403": _text("A page on another origin asked.")},
-            requestBody=_body("DeleteRequest"),
+            requestBody=_body(shapes.DeleteRequest),
         ),
     },
     "/api/v1/search": {
         "get": _operation(
             "Search messages, newest first",
             "messages",
-            {"200": _json("Matching messages", _ref("MessagesSummary")), "400": _BAD},
+            {"200": _json("Matching messages", shapes.MessagesSummary), "400": _BAD},
             [_QUERY, *_PAGING, _TZ],
         ),
         "delete": _operation(
@@ -323,7 +204,7 @@ PATHS: JSON = {
         "get": _operation(
             "Get a message (marks it read)",
             "message",
-            {"200": _json("The message", _ref("Message")), "400": _BAD, "404": _MISSING},
+            {"200": _json("The message", shapes.Message), "400": _BAD, "404": _MISSING},
             _MESSAGE_PARAMS,
         )
     },
@@ -331,7 +212,7 @@ PATHS: JSON = {
         "get": _operation(
             "Get a message's headers",
             "message",
-            {"200": _json("Headers", _ref("Headers")), "400": _BAD, "404": _MISSING},
+            {"200": _json("Headers", shapes.Headers), "400": _BAD, "404": _MISSING},
             _MESSAGE_PARAMS,
         )
     },
@@ -339,7 +220,7 @@ PATHS: JSON = {
         "get": _operation(
             "Get a message's SMTP envelope: MAIL FROM, every RCPT TO, the AUTH login",
             "mailcatcher",
-            {"200": _json("The envelope", _ref("Envelope")), "400": _BAD, "404": _MISSING},
+            {"200": _json("The envelope", shapes.Envelope), "400": _BAD, "404": _MISSING},
             _MESSAGE_PARAMS,
         )
     },
@@ -389,7 +270,7 @@ PATHS: JSON = {
             "List a message's http(s) links (never fetched)",
             "mailcatcher",
             {
-                "200": _json("Links in order", {"type": "array", "items": {"type": "string"}}),
+                "200": _json("Links in order", shapes.Links),
                 "400": _BAD,
                 "404": _MISSING,
             },
@@ -401,9 +282,9 @@ PATHS: JSON = {
             "Wait for a matching message (long poll)",
             "mailcatcher",
             {
-                "200": _json("The newest matching message", _ref("Message")),
+                "200": _json("The newest matching message", shapes.Message),
                 "400": _BAD,
-                "504": _json("Nothing matched in time", _ref("WaitTimeout")),
+                "504": _json("Nothing matched in time", shapes.WaitTimeout),
             },
             [
                 {**_QUERY, "required": False, "description": "The search; none: any message."},
@@ -430,26 +311,26 @@ PATHS: JSON = {
         "get": _operation(
             "About this server",
             "application",
-            {"200": _json("Information", _ref("AppInformation"))},
+            {"200": _json("Information", shapes.AppInformation)},
         )
     },
     "/api/v1/webui": {
         "get": _operation(
             "Web UI configuration (Mailpit)",
             "application",
-            {"200": _json("Configuration", _ref("WebUIConfiguration"))},
+            {"200": _json("Configuration", shapes.WebUIConfiguration)},
         )
     },
     "/api/v1/tags": {
         "get": _operation(
             "Tags in use (always none)",
             "tags",
-            {"200": _json("Tags", {"type": "array", "items": {"type": "string"}})},
+            {"200": _json("Tags", list[str])},
         )
     },
     OPENAPI_PATH: {
         "get": _operation(
-            "This document", "mailcatcher", {"200": _json("OpenAPI 3.1", {"type": "object"})}
+            "This document", "mailcatcher", {"200": _json("OpenAPI 3.1", dict[str, Any])}
         )
     },
     "/api/events": {
@@ -520,7 +401,7 @@ def document() -> JSON:
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": SCHEMAS,
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
         },
         "security": [{}, {"basic": []}],

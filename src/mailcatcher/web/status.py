@@ -7,6 +7,7 @@ import os
 
 from aiohttp import web
 
+from . import shapes
 from .api import inbox_of, routes, text
 
 log = logging.getLogger("mailcatcher")
@@ -35,51 +36,48 @@ async def info(request: web.Request) -> web.Response:
     """Mailpit's ``AppInformation``. ``LatestVersion`` is empty: nothing is fetched."""
     inbox = inbox_of(request)
     entries = await inbox.entries()
-    size = sum(entry.size for entry in entries)
-    return web.json_response(
-        {
-            "Version": _version(),
-            "LatestVersion": "",
-            "Database": str(inbox.path),
-            "DatabaseSize": size,
-            "Messages": len(entries),
-            "Unread": inbox.unread(entries),
-            "Tags": {},
-            "RuntimeStats": {
-                "Memory": _memory(),
-                "MessagesDeleted": inbox.deleted,
-                "SMTPAccepted": inbox.accepted,
-                "SMTPAcceptedSize": inbox.accepted_size,
-                "SMTPIgnored": 0,
-                "SMTPRejected": 0,
-                "Uptime": int(inbox.uptime()),
-            },
-        }
-    )
+    information: shapes.AppInformation = {
+        "Version": _version(),
+        "LatestVersion": "",
+        "Database": str(inbox.path),
+        "DatabaseSize": sum(entry.size for entry in entries),
+        "Messages": len(entries),
+        "Unread": inbox.unread(entries),
+        "Tags": {},
+        "RuntimeStats": {
+            "Memory": _memory(),
+            "MessagesDeleted": inbox.deleted,
+            "SMTPAccepted": inbox.accepted,
+            "SMTPAcceptedSize": inbox.accepted_size,
+            "SMTPIgnored": 0,
+            "SMTPRejected": 0,
+            "Uptime": int(inbox.uptime()),
+        },
+    }
+    return web.json_response(information)
 
 
 @routes.get("/api/v1/webui")
 async def webui(request: web.Request) -> web.Response:
     """Mailpit's web UI configuration: no relay, no SpamAssassin, no chaos."""
-    return web.json_response(
-        {
-            "Label": "mailcatcher",
-            "MessageRelay": {
-                "Enabled": False,
-                "SMTPServer": "",
-                "ReturnPath": "",
-                "AllowedRecipients": "",
-                "BlockedRecipients": "",
-                "OverrideFrom": "",
-                "PreserveMessageIDs": False,
-                "RecipientAllowlist": "",
-            },
-            "SpamAssassin": False,
-            "ChaosEnabled": False,
-            "DuplicatesIgnored": False,
-            "HideDeleteAllButton": False,
-        }
-    )
+    configuration: shapes.WebUIConfiguration = {
+        "Label": "mailcatcher",
+        "MessageRelay": {
+            "Enabled": False,
+            "SMTPServer": "",
+            "ReturnPath": "",
+            "AllowedRecipients": "",
+            "BlockedRecipients": "",
+            "OverrideFrom": "",
+            "PreserveMessageIDs": False,
+            "RecipientAllowlist": "",
+        },
+        "SpamAssassin": False,
+        "ChaosEnabled": False,
+        "DuplicatesIgnored": False,
+        "HideDeleteAllButton": False,
+    }
+    return web.json_response(configuration)
 
 
 @routes.get("/api/v1/tags")
