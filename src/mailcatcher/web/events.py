@@ -1,8 +1,10 @@
 """Answers that wait for mail: the live-update stream and the long-poll wait.
 
 Both sleep on the `Inbox`'s change signal, which `RunningWeb.notify()` (mail stored by
-``mailcatcher serve``) and the store watcher (mail stored by any other process) raise,
-so neither polls the store on its own.
+``mailcatcher serve``) and the store watcher (mail stored by any other process) raise.
+The wait is the query core's (`mailcatcher.query.waiting`, as the library, the fixture
+and the command line wait): each look runs in a worker thread, and between looks the
+event loop sleeps for the pause the core asks for, or until the store changes.
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ async def wait(request: web.Request) -> web.Response:
         while True:
             version = inbox.version
             # Each look reads files (blocking): a worker thread's job, as every store call.
-            step = await inbox._call(_step, steps)
+            step = await inbox.call(_step, steps)
             if isinstance(step, Match):
                 return web.json_response(shapes.message(step.entry, step.message))
             if inbox.is_closing():

@@ -93,7 +93,8 @@ class Inbox:
 
     # --- running in a thread ----------------------------------------------------------
 
-    async def _call(self, function: Callable[..., T], *args: object) -> T:
+    async def call(self, function: Callable[..., T], *args: object) -> T:
+        """`function(*args)` in a worker thread: store calls block (files, SQLite)."""
         return await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(function, *args)
         )
@@ -111,7 +112,7 @@ class Inbox:
 
     async def entries(self) -> list[Entry]:
         """Every message, newest first."""
-        listing = await self._call(self._entries)
+        listing = await self.call(self._entries)
         self._count_accepted(listing)
         if len(self.read_ids) > len(listing):
             # Messages deleted behind our back (another process, --keep) are forgotten.
@@ -156,7 +157,7 @@ class Inbox:
             MessageNotFound: no message has this ID.
         """
         try:
-            return await self._call(lambda: self.store().read_bytes(id))
+            return await self.call(lambda: self.store().read_bytes(id))
         except (KeyError, ValueError, OSError):
             raise MessageNotFound(id) from None
 
@@ -176,7 +177,7 @@ class Inbox:
             MessageNotFound: no message has this ID.
         """
         try:
-            return await self._call(lambda: self.store().read(id))
+            return await self.call(lambda: self.store().read(id))
         except (KeyError, ValueError, OSError):
             raise MessageNotFound(id) from None
 
@@ -203,7 +204,7 @@ class Inbox:
 
     async def summaries(self, entries: list[Entry]) -> list[shapes.MessageSummary]:
         """Mailpit ``MessageSummary`` objects for `entries` (one page of them)."""
-        found = await self._call(self._details_of, entries)
+        found = await self.call(self._details_of, entries)
         return [
             shapes.summary(entry, found[entry.id], read=self.is_read(entry))
             for entry in entries
@@ -253,7 +254,7 @@ class Inbox:
         if entries is None:
             entries = await self.entries()
         wanted = self.selector(query, since=since)
-        return await self._call(lambda: wanted.select(self.store(), entries))
+        return await self.call(lambda: wanted.select(self.store(), entries))
 
     def selector(self, query: Query, *, since: float | None = None) -> Searching:
         """`query` (and `since`) as a `mailcatcher.query.Selector` over this inbox."""
@@ -299,7 +300,7 @@ class Inbox:
 
     async def delete(self, ids: list[str]) -> None:
         """Delete `ids`; unknown IDs are ignored."""
-        await self._call(lambda: self.store().delete(ids))
+        await self.call(lambda: self.store().delete(ids))
         self.read_ids.difference_update(ids)
         self.deleted += len(ids)
         self.changed()
@@ -307,7 +308,7 @@ class Inbox:
     async def clear(self) -> int:
         """Delete every message; return how many there were."""
         count = len(await self.entries())
-        await self._call(lambda: self.store().clear())
+        await self.call(lambda: self.store().clear())
         self.read_ids.clear()
         self.deleted += count
         self.changed()
