@@ -268,30 +268,12 @@
     $("tab-attachments").textContent = files ? `Attachments (${files})` : "Attachments";
     $("tab-html").disabled = !message.HTML;
     $("tab-links").textContent = "Links";
-    renderText($("text"), message.Text || "(this message has no text)");
+    renderText($("text"), message.Text || "(this message has no text)", []);
+    if (message.Text) linkText(message);
     $("remote-bar").hidden = true;
     const wanted = !message.HTML && state.tab === "html" ? "text" : state.tab;
     selectTab(wanted, false);
     if (message.HTML) loadPreview(false);
-  }
-
-  // http(s) URLs in text; what may follow one in prose is trimmed off by trimUrl.
-  const URL_IN_TEXT = /\bhttps?:\/\/[^\s<>"]+/gi;
-  const CLOSERS = { ")": "(", "]": "[", "}": "{", ">": "<" };
-
-  function trimUrl(url) {
-    // A full stop or comma after a URL ends the sentence, not the URL; a closing
-    // bracket stays when the URL opened one (…/wiki/Mail_(disambiguation)).
-    let end = url.length;
-    while (end > 0) {
-      const last = url[end - 1];
-      const opener = CLOSERS[last];
-      const part = url.slice(0, end);
-      if (".,;:!?'".includes(last)) end -= 1;
-      else if (opener && part.split(opener).length < part.split(last).length) end -= 1;
-      else break;
-    }
-    return url.slice(0, end);
   }
 
   function link(url) {
@@ -300,18 +282,37 @@
     return el("a", { href: url, target: "_blank", rel: "noopener noreferrer", text: url });
   }
 
-  function renderText(node, text) {
-    // Text nodes and anchors built one by one: the mail's text is never parsed as markup.
+  function renderText(node, text, urls) {
+    // Which strings are links is the server's decision (/links, mailcatcher.message.links:
+    // http and https only, sentence punctuation trimmed); the page only finds them in the
+    // text. Text nodes and anchors are built one by one: the mail is never parsed as markup.
+    const wanted = (urls || []).filter((url) => /^https?:\/\//i.test(url))
+      .sort((a, b) => b.length - a.length); // at one place, the longest link wins
     const pieces = [];
     let at = 0;
-    for (const match of text.matchAll(URL_IN_TEXT)) {
-      const url = trimUrl(match[0]);
-      if (!url.includes("://") || url.endsWith("://")) continue;
-      pieces.push(document.createTextNode(text.slice(at, match.index)), link(url));
-      at = match.index + url.length;
+    while (wanted.length) {
+      let found = -1;
+      let url = null;
+      for (const candidate of wanted) {
+        const index = text.indexOf(candidate, at);
+        if (index >= 0 && (found < 0 || index < found)) [found, url] = [index, candidate];
+      }
+      if (url === null) break;
+      pieces.push(document.createTextNode(text.slice(at, found)), link(url));
+      at = found + url.length;
     }
     pieces.push(document.createTextNode(text.slice(at)));
     node.replaceChildren(...pieces);
+  }
+
+  async function linkText(message) {
+    // The text shows at once; its links follow when the server has listed them.
+    try {
+      const urls = await (await api(messageUrl(message.ID, "/links"))).json();
+      if (state.current === message) renderText($("text"), message.Text, urls);
+    } catch (error) {
+      showError(error);
+    }
   }
 
   function loadPreview(remote) {
