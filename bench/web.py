@@ -30,10 +30,7 @@ import argparse
 import asyncio
 import os
 import platform
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,12 +43,14 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO / "src"), str(REPO)]
+
+from tests.support import web as web_inbox  # noqa: E402  # after sys.path
+
 TARGET_MS = 100.0
 TARGET_GROWTH_MIB = 20.0
 ARRIVALS = 1000
-READY_TIMEOUT = 30.0
 
 
 def make_message(number: int) -> EmailMessage:
@@ -92,12 +91,6 @@ def fill(path: Path, count: int, start: int = 0) -> float:
         for number in range(start, start + count):
             store.add(make_message(number))
     return time.perf_counter() - started
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def rss_mib(pid: int) -> float:
@@ -217,40 +210,6 @@ async def measure(
     return timings, memory
 
 
-def start_server(path: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mailcatcher", "web", str(path), "--http", f"{HOST}:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"mailcatcher web exited: {output}")
-        try:
-            with socket.create_connection((HOST, port), timeout=0.5):
-                return process
-        except OSError:
-            time.sleep(0.05)
-    stop(process)
-    raise RuntimeError(f"mailcatcher web did not listen on {HOST}:{port} in {READY_TIMEOUT} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(10)
-    if process.stderr is not None:
-        process.stderr.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=10_000, help="stored messages (10000)")
@@ -269,14 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             f"stored {args.messages} messages in {seconds:.1f} s ({platform.python_version()}, "
             f"{platform.machine()}, {os.cpu_count()} CPUs)"
         )
-        port = free_port()
-        process = start_server(path, port)
-        try:
-            timings, memory = asyncio.run(
-                measure(f"http://{HOST}:{port}/", path, process.pid, args.repeats)
-            )
-        finally:
-            stop(process)
+        with web_inbox(path) as server:  # mailcatcher web on a port the OS picked
+            timings, memory = asyncio.run(measure(server.url, path, server.pid, args.repeats))
     print(f"\n{'request':<40} {'median ms':>10} {'p95 ms':>8} {'max ms':>8}  target")
     failed = []
     for timing in timings:

@@ -1,14 +1,16 @@
-"""``bench/throughput.py --quick`` runs end to end and prints every row of its tables.
+"""``bench/throughput.py --quick`` and ``bench/wakeup.py --quick`` run end to end.
 
-The smoke run proves the script works (servers start and stop, every message is accepted and
-stored intact), not that targets are met: a ratio from a 0.3 s run on a noisy 2-core machine
-means little, so ``--quick`` leaves missed targets out of its exit status.
+The smoke runs prove the scripts work (servers start and stop, every message is accepted and
+stored intact, every waiter wakes) and print every row, not that targets are met: a ratio
+from a 0.3 s run on a noisy 2-core machine means little, so ``--quick`` leaves missed
+targets out of its exit status, and nothing here looks at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import re
 import signal
@@ -21,15 +23,18 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "bench" / "throughput.py"
-# The quick run takes about 7 s here; this bound only stops a hung run from hanging the suite.
-TIMEOUT = 90.0
+# The quick run takes about 7 s here; this bound only stops a hung run from hanging the suite
+# (generous: a loaded 2-core machine runs it several times slower).
+TIMEOUT = 300.0
 NUMBER = r"\d+\.\d+"
 
 
-def run_quick(tmp_path: Path) -> tuple[int, str, str]:
-    """Run the benchmark with ``--quick``; on timeout stop its whole process group."""
+def run_quick(tmp_path: Path, script: Path = SCRIPT, *args: str) -> tuple[int, str, str]:
+    """Run a benchmark with ``--quick``; on timeout stop its whole process group."""
+    if not args:
+        args = ("--dir", str(tmp_path))
     process = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--quick", "--dir", str(tmp_path)],
+        [sys.executable, str(script), "--quick", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -46,7 +51,7 @@ def run_quick(tmp_path: Path) -> tuple[int, str, str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             out, err = process.communicate()
-        pytest.fail(f"bench --quick did not finish within {TIMEOUT} s:\n{out}\n{err}")
+        pytest.fail(f"{script.name} --quick did not finish within {TIMEOUT} s:\n{out}\n{err}")
     return process.returncode, out, err
 
 
@@ -69,6 +74,22 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
     assert len(re.findall(r"^  MailFile .*  (PASS|FAIL)$", out, re.MULTILINE)) == 3, out
     assert "result: smoke run finished" in out, out
     assert list(tmp_path.iterdir()) == [], "the servers' temporary directories were left behind"
+
+
+def test_wakeup_quick_run_prints_every_row(tmp_path: Path) -> None:
+    report = tmp_path / "wakeup.json"
+    status, out, err = run_quick(tmp_path, REPO / "bench" / "wakeup.py", "--json", str(report))
+
+    assert status == 0, f"exit status {status}\n{out}\n{err}"
+    assert "command: python bench/wakeup.py --quick" in out, out
+    for kind in ("maildir", "serve"):
+        row = rf"^{kind}\s+3\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}\s+(ok|FAIL \(< 50\))$"
+        assert re.search(row, out, re.MULTILINE), out
+    assert "result: smoke run finished" in out, out
+    results = json.loads(report.read_text())
+    assert [result["catcher"] for result in results] == ["maildir", "serve"]
+    for result in results:
+        assert len(result["latencies_ms"]) == len(result["baseline_ms"]) == 3  # every round woke
 
 
 @pytest.fixture

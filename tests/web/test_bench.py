@@ -30,7 +30,7 @@ def test_the_web_benchmark_runs(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(REPO / "src")},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,  # only a bound on a hung run; a loaded machine is slow
         check=False,
     )
     assert result.returncode == 0, result.stderr
