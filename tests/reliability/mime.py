@@ -594,3 +594,69 @@ def check(spec: MessageSpec, message: Message, where: str) -> None:
     """Headers and the whole body tree of `message` against `spec`."""
     check_headers(spec, message, where)
     check_tree(spec.root, message, where)
+
+
+# --- malformed mail: what breaks parsers, for the tests that every reader copes -----------
+
+NASTY_HEADERS = [
+    b"Content-Type: text/plain; x*",
+    b"Content-Type: multipart/mixed",
+    b"Content-Type: multipart/mixed; boundary=",
+    b'Content-Type: multipart/alternative; boundary="b"',
+    b"Content-Type: ;;;",
+    b"Content-Type: text/plain; charset=x-no-such-charset",
+    b'Content-Type: text/plain; charset="utf-8',
+    b"Content-Type: text/plain; charset*=''",
+    b"Content-Type: text/plain; name*0*=utf-8''%E2; name*2=x",
+    b"Content-Type: message/rfc822",
+    b"Content-Type: text/html; charset=utf-16",
+    b"Content-Transfer-Encoding: base64",
+    b"Content-Transfer-Encoding: quoted-printable",
+    b"Content-Transfer-Encoding: x-uuencode",
+    b"Content-Transfer-Encoding: 8bit; junk",
+    b"Content-Disposition: attachment; filename*=bogus'en'%ZZ",
+    b'Content-Disposition: attachment; filename="unterminated',
+    b"Content-Disposition: ; ; filename",
+    b"Subject: =?utf-8?b?!!!?=",
+    b"Subject: =?x-unknown?q?abc?=",
+    b"Subject: =?utf-8?q?=FF=FE?= =?utf-8?b?",
+    b"Subject: \xff\xfe raw invalid utf-8",
+    b"From: <<<@>>>",
+    b'From: "unterminated <a@example.com>',
+    b"To: ,,,;;",
+    b"To: undisclosed-recipients:;",
+    b"Cc: =?utf-8?q?x?= <@>",
+    b"Date: not a date",
+    b"Date: Mon, 99 Foo 99999 99:99:99 +9999",
+    b"Message-ID: <<>>",
+    b"MIME-Version: 2.0",
+    b"X-Empty:",
+    b"X-Long: " + b"w" * 990,
+    b"X-Folded: a\r\n\tb\r\n c",
+    b"X-Mailcatcher-Auth-User: forged",
+    b"X-Peer: forged",
+    b"no colon in this header line",
+    b": no name",
+]
+NASTY_BODIES = [
+    b"--b\r\nContent-Type: text/plain\r\n\r\nno closing boundary\r\n",
+    b"--b\r\n\r\n--b\r\n--b--\r\n--b--\r\n",
+    b"--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nx\r\n--b--\r\n",
+    b"!!!! not base64 ====\r\nQUJD\r\n=",
+    b"=ZZ=\r\n=4=\r\nsoft break at the end=",
+    b"begin 644 x\r\n#0V%T\r\n`\r\nend\r\n",
+    b"\x00\x01\x02\xff\xfe\r\n\x1b$B\r\n",
+    b"Subject: looks like a header\r\n\r\n--b--\r\n",
+    b"",
+]
+
+
+@st.composite
+def malformed_mail(draw: st.DrawFn) -> bytes:
+    """Header lines and bodies that break parsers, mixed with random bytes."""
+    headers = draw(st.lists(st.sampled_from(NASTY_HEADERS), min_size=1, max_size=8))
+    headers += draw(st.lists(st.binary(min_size=1, max_size=80), max_size=2))
+    body = draw(st.one_of(st.sampled_from(NASTY_BODIES), st.binary(max_size=400)))
+    # Keep every line under the SMTP limit (RFC 5321 4.5.3.1.6): this is about content.
+    lines = (b"\r\n".join(headers) + b"\r\n\r\n" + body).split(b"\r\n")
+    return b"\r\n".join(line[:900] for line in lines)
