@@ -9,6 +9,7 @@ that belongs to no room: a new room needs a line here, and a line in the README.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -88,26 +89,41 @@ def target_room(module: str, package: str, rooms: set[str]) -> str | None:
     return parts[1]
 
 
+def arrows(root: Path, package: str = PACKAGE) -> Iterator[tuple[str, int, str, str, str]]:
+    """(file, line, room, module, target room) for every import between two rooms."""
+    rooms = set(ALLOWED)
+    for path in sorted(root.rglob("*.py")):
+        relative = path.relative_to(root).as_posix()
+        room = room_of(path, root)
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        here = module_name(path, root, package)
+        for line, module in imported(tree, here, package):
+            target = target_room(module, package, rooms | {room})
+            if target is not None and target != room:
+                yield relative, line, room, module, target
+
+
 def violations(
     root: Path, package: str = PACKAGE, allowed: dict[str, frozenset[str]] = ALLOWED
 ) -> list[str]:
     """Every import in the package at `root` that the room table does not allow."""
-    rooms = set(allowed)
-    found: list[str] = []
-    for path in sorted(root.rglob("*.py")):
-        relative = path.relative_to(root).as_posix()
-        room = room_of(path, root)
-        if room not in rooms:
-            found.append(f"{relative}: {room!r} is not a room in the table")
-            continue
-        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
-        here = module_name(path, root, package)
-        for line, module in imported(tree, here, package):
-            target = target_room(module, package, rooms)
-            if target is None or target == room or target in allowed[room]:
-                continue
+    found = [
+        f"{path.relative_to(root).as_posix()}: {room_of(path, root)!r} is not a room in the table"
+        for path in sorted(root.rglob("*.py"))
+        if room_of(path, root) not in allowed
+    ]
+    for relative, line, room, module, target in arrows(root, package):
+        if room in allowed and target not in allowed[room]:
             found.append(f"{relative}:{line}: {room} imports {module} ({target})")
     return found
+
+
+def built(root: Path = SOURCE) -> dict[str, set[str]]:
+    """For each room, the rooms it imports today."""
+    imports: dict[str, set[str]] = {room: set() for room in ALLOWED}
+    for _, _, room, _, target in arrows(root):
+        imports.setdefault(room, set()).add(target)
+    return imports
 
 
 def test_the_package_follows_the_room_table() -> None:
@@ -122,6 +138,31 @@ def test_every_room_in_the_table_exists() -> None:
 
 def test_only_python_dash_m_imports_the_command() -> None:
     assert [room for room, imports in ALLOWED.items() if "cli" in imports] == ["__main__"]
+
+
+README = SOURCE.parents[1] / "README.md"
+ROW = re.compile(r"^\| `(\w+)(?:\.py|/)` \|.*\| ([^|]*) \|$", re.MULTILINE)
+
+
+def documented_imports(readme: str) -> dict[str, set[str]]:
+    """The README's Architecture table: "| `store/` | ... | `message` |" ("nothing": none)."""
+    section = readme.partition("## Architecture")[2].partition("\n## ")[0]
+    return {
+        room: set(re.findall(r"`(\w+)`", imports)) & set(ALLOWED)
+        for room, imports in ROW.findall(section)
+    }
+
+
+def test_the_readme_names_the_imports_as_built() -> None:
+    documented = documented_imports(README.read_text(encoding="utf-8"))
+    assert documented, "no Architecture table in the README"
+    assert documented == {room: built()[room] for room in documented}
+
+
+def test_a_readme_row_that_drifted_is_seen() -> None:
+    readme = "## Architecture\n\n| `store/` | where messages live | `message`, `query` |\n"
+    assert documented_imports(readme) == {"store": {"message", "query"}}
+    assert documented_imports(readme) != {"store": built()["store"]}
 
 
 # --- proof that the check can fail -----------------------------------------------------------
