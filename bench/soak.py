@@ -29,17 +29,12 @@ Exit status 0 when every catcher passes, 1 otherwise. Run from the repository ro
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import mailbox
-import os
 import random
 import shutil
-import signal
 import smtplib
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -52,15 +47,15 @@ from email.parser import BytesParser
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "src"))
+sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from mailcatcher import get_latest_message, wait_for_message  # noqa: E402  # after sys.path
 from mailcatcher.store import opened  # noqa: E402
+from tests.support import start_catcher  # noqa: E402
 
 HOST = "127.0.0.1"
 CATCHERS = ("mailfile", "maildir", "serve")
 SENDER = "soak@example.com"
-READY_TIMEOUT = 20.0
 SEND_TIMEOUT = 60.0
 _PARSER = BytesParser(policy=policy.default)
 
@@ -112,77 +107,12 @@ class Result:
         return problems
 
 
-def free_port() -> int:
-    """A port the OS just handed out on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def rss_kib(pid: int) -> int:
     """``VmRSS`` of `pid` in KiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
-
-
-def server_argv(catcher: str, port: int, store: Path) -> list[str]:
-    """The command line of `catcher` listening on `port`."""
-    if catcher == "serve":
-        return [
-            sys.executable,
-            "-m",
-            "mailcatcher",
-            "serve",
-            "--no-http",
-            "--quiet",
-            "--smtp",
-            f"{HOST}:{port}",
-            "--dir",
-            str(store),
-        ]
-    handler = "MailFile" if catcher == "mailfile" else "MailDir"
-    return [
-        sys.executable,
-        "-m",
-        "aiosmtpd",
-        "-n",
-        "-l",
-        f"{HOST}:{port}",
-        "-c",
-        f"mailcatcher.catcher.{handler}",
-        str(store),
-    ]
-
-
-def start_server(argv: Sequence[str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """Start the server, output to `log`; wait until it accepts connections."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            list(argv), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
-        )
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text(errors='replace')}")
-        with contextlib.suppress(OSError), socket.create_connection((HOST, port), 1.0):
-            return process
-        time.sleep(0.05)
-    stop_server(process)
-    raise TimeoutError(f"the server did not listen on {HOST}:{port} within {READY_TIMEOUT} s")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM by PID, then SIGKILL."""
-    if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(10)
 
 
 def make_message(token: str, rng: random.Random) -> bytes:
@@ -382,9 +312,10 @@ def run(catcher: str, args: argparse.Namespace, workdir: Path) -> Result:
     """Soak one catcher for ``args.seconds``; return its counts."""
     (workdir / catcher).mkdir()
     store = workdir / catcher / ("latest.mail" if catcher == "mailfile" else "mail")
-    port = free_port()
-    process = start_server(server_argv(catcher, port, store), port, workdir / f"{catcher}.log")
-    soak = Soak(catcher, store, port, args)
+    # The test suite's harness: an OS-picked port, output to the log, stopped by PID.
+    server = start_catcher(catcher, store, log=workdir / f"{catcher}.log")
+    process = server.process
+    soak = Soak(catcher, store, server.port, args)
     result = soak.result
     result.rss_margin_kib = args.rss_margin * 1024
     threads = [threading.Thread(target=soak.writer, args=(i,)) for i in range(args.clients)]
@@ -409,7 +340,7 @@ def run(catcher: str, args: argparse.Namespace, workdir: Path) -> Result:
         if process.poll() is not None:
             result.errors.append(f"the server died with status {process.returncode}")
     finally:
-        stop_server(process)
+        server.stop()
     result.acked = len(soak.acked)
     result.messages_per_second = round(result.acked / elapsed, 1)
     soak.final_count()

@@ -22,6 +22,7 @@ DOCUMENTED = {
     "get_latest_message",
     "get_messages",
     "wait_for_message",
+    "wait_for_message_async",
 }
 
 
@@ -61,3 +62,22 @@ def test_wheel_holds_the_package_and_nothing_else(tmp_path: Path) -> None:
     # The typing marker and the web page's static files are data, easy to lose.
     assert {"mailcatcher/py.typed", "mailcatcher/web/static/index.html"} <= package
     assert package == expected
+
+
+def test_one_harness_starts_the_catcher_processes() -> None:
+    # DESIGN.md: one harness (tests/support.py) picks the ports, starts, waits for and stops
+    # every catcher process; a second copy in a test module would drift from it again.
+    starter = re.compile(
+        r"^\s*def (free_port|port_is_free|wait_for_port|wait_listening|start_process"
+        r"|start_server|start_catcher|catcher_argv|aiosmtpd_argv|serve_argv)\b",
+        re.MULTILINE,
+    )
+    harness = ROOT / "tests" / "support.py"
+    copies = [
+        f"{path.relative_to(ROOT)}: def {match[1]}"
+        for path in sorted((ROOT / "tests").rglob("*.py"))
+        if path != harness
+        for match in starter.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert copies == []
+    assert starter.search(harness.read_text(encoding="utf-8")) is not None
