@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from .catcher import MailDir, MailFile
-from .query import clear, get_latest_message, get_messages, wait_for_message
+from .query import (
+    clear,
+    get_latest_message,
+    get_messages,
+    wait_for_message,
+    wait_for_message_async,
+)
 from .store import Entry
 
 __all__ = [
@@ -14,4 +20,5 @@ __all__ = [
     "get_latest_message",
     "get_messages",
     "wait_for_message",
+    "wait_for_message_async",
 ]

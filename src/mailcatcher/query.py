@@ -11,9 +11,10 @@ parsed, by the store.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -35,9 +36,12 @@ __all__ = [
     "latest",
     "messages",
     "normalize_address",
+    "refuse_in_event_loop",
     "timeout_message",
     "wait",
+    "wait_async",
     "wait_for_message",
+    "wait_for_message_async",
     "waiting",
 ]
 
@@ -230,6 +234,69 @@ def wait(
         return found
 
 
+def _step(steps: Generator[float, None, Match]) -> tuple[float, Match | None]:
+    """One look of `waiting`: the pause it asks for, or what it found.
+
+    ``StopIteration`` cannot cross a thread's future (asyncio refuses to set it as an
+    exception), so the generator's return is turned into a value here.
+    """
+    try:
+        return next(steps), None
+    except StopIteration as done:
+        found: Match = done.value
+        return 0.0, found
+
+
+async def wait_async(
+    store: Store,
+    wanted: Selector,
+    timeout: float,
+    *,
+    where: str,
+    pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> Match:
+    """`waiting`, driven from a coroutine: the same looks, matching and timeout as `wait`.
+
+    Each look runs in a worker thread (it reads the store: ``stat`` calls, an index
+    query, a message file), so the running event loop stays free for the code that
+    sends; between looks it awaits `pause` (``asyncio.sleep`` unless given).
+    """
+    loop = asyncio.get_running_loop()
+    steps = waiting(store, wanted, timeout, where=where)
+    look: asyncio.Future[tuple[float, Match | None]] | None = None
+    try:
+        while True:
+            look = loop.run_in_executor(None, _step, steps)
+            # Shielded: a cancelled wait lets the look in its thread finish, so that
+            # the generator and the caller's store are closed after it, not under it.
+            delay, found = await asyncio.shield(look)
+            if found is not None:
+                return found
+            await pause(delay)
+    finally:
+        if look is not None and not look.done():
+            await asyncio.wait([look])
+        steps.close()
+
+
+def refuse_in_event_loop(name: str, twin: str) -> None:
+    """Raise `RuntimeError` when called on a thread whose event loop is running.
+
+    A blocking wait there stops the loop, so a task that would send the mail never
+    runs and the wait ends in a timeout that blames the app. Failing at once, naming
+    the coroutine to await instead, explains it.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        f"{name}() blocks, and was called inside a running event loop: the loop (and any "
+        f"task that sends the mail) would stop until it timed out. "
+        f"Use `await {twin}(...)` in async code."
+    )
+
+
 def timeout_message(where: str, timeout: float, wanted: Selector, entries: list[Entry]) -> str:
     """The one text of a wait that timed out: what was wanted, and what did arrive."""
     lines = [f"no message matching {wanted.describe()} arrived at {where} within {timeout:g} s"]
@@ -308,13 +375,42 @@ def wait_for_message(
     Raises:
         MailTimeoutError: nothing matched within `timeout` seconds; the message lists
             what the store holds, so the failure explains itself. A `TimeoutError`.
+        RuntimeError: called inside a running event loop, which it would block;
+            await `wait_for_message_async` there.
     """
+    refuse_in_event_loop("mailcatcher.wait_for_message", "mailcatcher.wait_for_message_async")
     wanted = Filter(to=to, sender=sender, subject=subject, since=since)
     store = open_store(path)
     try:
         return wait(store, wanted, timeout, where=str(path)).message
     finally:
         store.close()
+
+
+async def wait_for_message_async(
+    path: StrPath,
+    timeout: float = 10.0,
+    *,
+    to: str | None = None,
+    sender: str | None = None,
+    subject: str | None = None,
+    since: float | None = None,
+) -> EmailMessage:
+    """`wait_for_message` for async code: the same filters, result and timeout error.
+
+    Never blocks the running event loop: the store is opened, read and closed in
+    worker threads, and the pauses between looks are ``asyncio.sleep``. Runs on asyncio
+    (also under anyio's asyncio backend).
+
+    Raises:
+        MailTimeoutError: as `wait_for_message`.
+    """
+    wanted = Filter(to=to, sender=sender, subject=subject, since=since)
+    store = await asyncio.to_thread(open_store, path)
+    try:
+        return (await wait_async(store, wanted, timeout, where=str(path))).message
+    finally:
+        await asyncio.to_thread(store.close)
 
 
 def clear(path: StrPath) -> None:

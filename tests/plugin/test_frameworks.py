@@ -119,7 +119,7 @@ def test_use_tls_needs_a_server_offering_it(mailcatcher):
 def test_django_smtp_backend(pytester: pytest.Pytester) -> None:
     pytester.makeini(CHILD_INI)
     pytester.makepyfile(test_django=DJANGO_TESTS)
-    pytester.runpytest_subprocess().assert_outcomes(passed=6)
+    pytester.runpytest_subprocess("-p", "no:django").assert_outcomes(passed=6)
 
 
 def flask_app(mailcatcher: Mailcatcher, **config: object) -> Flask:

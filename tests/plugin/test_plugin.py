@@ -17,6 +17,7 @@ CHILD_INI = """
 [pytest]
 filterwarnings = error
 addopts = -p no:cacheprovider -p no:hypothesispytest --strict-markers
+asyncio_default_fixture_loop_scope = function
 """
 
 SEND = """
