@@ -264,7 +264,7 @@ def test_the_latest_file_is_stamped_with_the_time_it_was_stored(tmp_path: Path) 
 
 
 def test_a_message_the_stdlib_parser_gives_up_on_is_kept(tmp_path: Path) -> None:
-    from mailcatcher.catcher import _parse_bytes
+    from mailcatcher.store import parse_received as _parse_bytes
 
     # email.utils.decode_params raises TypeError on these parameters.
     raw = (

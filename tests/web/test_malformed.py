@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailcatcher.catcher import _parse_bytes
+from mailcatcher.store import parse_received as _parse_bytes
 from mailcatcher.store import Entry, MaildirStore
 from tests.web.support import async_test, client
 

@@ -13,7 +13,7 @@ from email import headerregistry, policy
 from email.generator import BytesGenerator
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.policy import Compat32
+from email.policy import Compat32, Policy
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -22,6 +22,7 @@ from ..message._mime import (
     file_parts,
     header_text,
     is_inline,
+    mime_view,
     nesting_depth,
     split_addresses,
 )
@@ -116,6 +117,18 @@ class _Generator(BytesGenerator):
             return
         super()._handle_multipart(msg)  # type: ignore[misc]  # private, not in typeshed
 
+    def _dispatch(self, msg: Message) -> None:
+        # A body held as one string (kept as received by `parse_received`, or a part the
+        # parser could not split) is written back as it came, whatever its type says:
+        # the stdlib would iterate a message/delivery-status body's characters as parts,
+        # and write a message/rfc822 one without normalising its line endings. For text
+        # this is what the stdlib does too.
+        payload = msg._payload  # type: ignore[attr-defined]  # what the stdlib reads too
+        if isinstance(payload, str):
+            self._write_lines(payload)
+            return
+        super()._dispatch(msg)  # type: ignore[misc]  # private, not in typeshed
+
 
 def write_message(message: Message, fp: BinaryIO) -> None:
     """Write `message` as bytes, so 8-bit content survives whatever the locale.
@@ -152,19 +165,108 @@ _READ_POLICY = _TolerantPolicy()
 def parse_message(data: bytes) -> EmailMessage:
     """Parse stored bytes like `email.policy.default` (``get_body()`` and friends work).
 
-    Never raises for malformed mail: a header the parser chokes on stays text (see
-    `_TolerantPolicy`), and a MIME structure it cannot follow (the stdlib raises a
-    TypeError on some broken parameters) or that nests deeper than `MAX_NESTING`
-    leaves the body one unparsed part.
+    The one parser every reader's bytes go through. Never raises for malformed mail: a
+    header the parser chokes on stays text (see `_TolerantPolicy`), and a MIME structure
+    it cannot follow (the stdlib raises a TypeError on some broken parameters), that nests
+    deeper than `MAX_NESTING`, or that would cost memory out of proportion to its size
+    (see `_cheap_to_parse`) leaves the body one unparsed part.
     """
-    try:
-        message = BytesParser(policy=_READ_POLICY).parsebytes(data)
-        if too_deep(message):
-            raise ValueError("nested deeper than MAX_NESTING")
-    except Exception:
-        message = BytesParser(policy=_READ_POLICY).parsebytes(data, headersonly=True)
+    message: Message | None = None
+    if _cheap_to_parse(data):
+        try:
+            message = BytesParser(policy=_READ_POLICY).parsebytes(data)
+            if too_deep(message):
+                message = None
+        except Exception:
+            message = None
+    if message is None:
+        message = headers_only(data, policy=_READ_POLICY)
     assert isinstance(message, EmailMessage)  # EmailPolicy's message factory
     return message
+
+
+def parse_received(data: bytes, message_class: type[Message] | None = None) -> Message:
+    """The message a catcher stores for received DATA: headers parsed, body as received.
+
+    Only the header block is parsed (for the envelope headers, the summary and the
+    filters); the body is kept as it came, one string, and the generator writes it back
+    untouched (`_Generator._dispatch`): byte-exact but for line endings, and cheap in time
+    and memory whatever the body holds (20 MiB of empty lines cost the full parse
+    600 MB). `structure` parses the body's MIME parts when a summary needs them.
+    """
+    return headers_only(data, message_class=message_class)
+
+
+#: How far into a message its header block is looked for. A header block is a few KB;
+#: past this the rest is body, so a message without a blank line costs no more.
+_HEAD_LIMIT = 1024 * 1024
+
+
+def headers_only(
+    data: bytes, *, policy: Policy | None = None, message_class: type[Message] | None = None
+) -> Message:
+    """Parse the header block of `data` only; the body stays one string, as received.
+
+    The stdlib's ``headersonly=True`` still splits the whole body into line objects
+    (about 60 bytes each), so the body is cut off first: it ends the header block at
+    the first empty line (RFC 5322 2.1), within `_HEAD_LIMIT`.
+    """
+    window = data[:_HEAD_LIMIT]
+    if data.startswith((b"\r\n", b"\n")):  # an empty header section
+        head_end, body_start = 0, 2 if data.startswith(b"\r\n") else 1
+    else:
+        blanks = [(i + 1, i + 3) for i in (window.find(b"\n\r\n"),) if i >= 0]
+        blanks += [(i + 1, i + 2) for i in (window.find(b"\n\n"),) if i >= 0]
+        if blanks:
+            head_end, body_start = min(blanks)
+        elif len(data) <= _HEAD_LIMIT:
+            head_end = body_start = len(data)
+        else:
+            head_end = body_start = window.rfind(b"\n") + 1
+    head, body = data[:head_end], data[body_start:]
+    kwargs: dict[str, Any] = {"policy": policy} if policy is not None else {}
+    if message_class is not None:
+        kwargs["_class"] = message_class
+    message: Message = BytesParser(**kwargs).parsebytes(head, headersonly=True)
+    # The raw field: get_payload() would decode raw 8-bit bytes to U+FFFD.
+    before = message._payload  # type: ignore[attr-defined]
+    if isinstance(before, str) and before:
+        # A line that is not a header ended the header block early: the parser put it
+        # and what followed in the payload, and the empty line found above is body.
+        body = data[head_end:]
+    if body:
+        message.set_payload(str(before or "") + body.decode("ascii", "surrogateescape"))
+    return message
+
+
+def _cheap_to_parse(data: bytes) -> bool:
+    """Whether the stdlib parser takes `data` in memory proportional to its size.
+
+    The parser holds every line as an object (about 60 bytes): a body of empty lines
+    costs 30 times its size. Ordinary mail (lines of 70 octets and more) is far inside.
+    """
+    return data.count(b"\n") <= len(data) // 16 + 100_000
+
+
+def structure(message: Message) -> Message:
+    """`message` with its MIME parts parsed, for a summary (attachments, search text).
+
+    A message from `parse_received` keeps its body as one string; a multipart's parts
+    are parsed here from that body (bounded as `parse_message` is). Anything else is
+    returned as it is.
+    """
+    payload = message._payload  # type: ignore[attr-defined]  # the stdlib's own field
+    if not isinstance(payload, str) or mime_view(message).get_content_maintype() not in (
+        "multipart",
+        "message",
+    ):
+        return message
+    head = "".join(
+        f"{name}: {value}\n"
+        for name, value in message.raw_items()
+        if name.lower() == "content-type"
+    )
+    return parse_message(f"{head}\n{payload}".encode("utf-8", "surrogateescape"))
 
 
 def too_deep(message: Message) -> bool:
@@ -198,7 +300,7 @@ def summarize(message: Message, *, id: str, path: Path, stored: float, size: int
         from_header=header_text(message, "From") or "",
         to_header=header_text(message, "To") or "",
         size=size,
-        attachments=_count_attachments(message),
+        attachments=_count_attachments(structure(message)),
         auth_user=auth_user,
     )
 

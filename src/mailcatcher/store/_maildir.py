@@ -34,6 +34,7 @@ from ._format import (
     NotAMessageError,
     has_headers,
     parse_message,
+    structure,
     summarize,
     write_message,
 )
@@ -238,7 +239,7 @@ class MaildirStore(Store):
                     entry.size,
                     entry.attachments,
                     entry.auth_user,
-                    fold(search_text(message)),
+                    fold(search_text(structure(message))),
                 ),
             )
         except sqlite3.Error as error:
