@@ -59,8 +59,13 @@ def test_wheel_holds_the_package_and_nothing_else(tmp_path: Path) -> None:
         for path in (source / "mailcatcher").rglob("*")
         if path.is_file() and "__pycache__" not in path.parts
     }
-    # The typing marker and the web page's static files are data, easy to lose.
-    assert {"mailcatcher/py.typed", "mailcatcher/web/static/index.html"} <= package
+    # The typing marker, the web page's static files and the check's client-support data
+    # (caniemail.com's, with its license) are data, easy to lose.
+    assert {
+        "mailcatcher/py.typed",
+        "mailcatcher/web/static/index.html",
+        "mailcatcher/message/caniemail.json",
+    } <= package
     assert package == expected
 
 

@@ -29,12 +29,13 @@ from .. import query
 from ..query import Filter, Match
 from ..server import ServerOptions
 from ..store import NotAMessageError, Store, is_maildir, open_store
-from . import _serve
+from . import _check, _serve
 from ._render import (
     EXIT_INTERRUPTED,
     EXIT_NO_STORE,
     EXIT_NOT_FOUND,
     EXIT_OK,
+    EXIT_PROBLEMS,
     EXIT_STATUSES,
     EXIT_TIMEOUT,
     EXIT_USAGE,
@@ -271,6 +272,21 @@ def _cmd_links(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    with _reading(args.path) as store:
+        entry, message = _latest(store, args)
+        try:
+            raw = store.read_bytes(entry.id)  # the rules on line ends need the bytes
+        except KeyError:
+            raise CommandError(EXIT_NOT_FOUND, f"the message {entry.id} was deleted") from None
+    report = _message.check(message, raw)
+    if args.json:
+        print_json(_check.report_json(entry, report))
+    else:
+        print(_check.report_text(entry, report))
+    return EXIT_PROBLEMS if report.errors else EXIT_OK
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     with _reading(args.path) as store:
         entries = _filter(args).select(store, store.entries())
@@ -469,6 +485,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_filters(links)
     links.add_argument("--json", action="store_true", help="print a JSON array")
+
+    check = _subcommand(
+        commands,
+        "check",
+        "check the latest (matching) message: standards, links, deliverability, client "
+        "support; offline",
+        "  mailcatcher check mail/ --to eva@example.com || echo 'fix the mail'",
+        _cmd_check,
+    )
+    _add_filters(check)
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
 
     wait = _subcommand(
         commands,

@@ -20,6 +20,7 @@ EXIT_USAGE = 2
 EXIT_NO_STORE = 3
 EXIT_NOT_FOUND = 4
 EXIT_TIMEOUT = 5
+EXIT_PROBLEMS = 6
 EXIT_INTERRUPTED = 130
 
 EXIT_STATUSES = f"""\
@@ -30,6 +31,7 @@ exit status:
   {EXIT_NO_STORE}    no such store: PATH is missing, unreadable, or not a mail file or Maildir
   {EXIT_NOT_FOUND}    nothing to show: no (matching) message, or it has no link / no HTML part
   {EXIT_TIMEOUT}    wait: no matching message arrived in time
+  {EXIT_PROBLEMS}    check: the message has an error-severity finding
   {EXIT_INTERRUPTED}  interrupted by Ctrl-C (serve and web stop cleanly with {EXIT_OK} instead)"""
 
 

@@ -18,6 +18,8 @@ from email.message import Message
 from email.policy import EmailPolicy
 from io import BytesIO, StringIO
 
+from ._check import check
+from ._findings import Finding, Location, Report
 from ._html import HTMLReader, html_to_text, text_urls
 from ._mime import children as _children
 from ._mime import content_id as _content_id
@@ -32,13 +34,26 @@ from ._mime import raw_header_items as _raw_header_items
 from ._mime import strip_angle_brackets as _strip_angle_brackets
 from ._mime import walk as _walk
 from ._parts import Part, numbered
+from ._rules import RULES, SEVERITIES, Rule, Severity
+from ._support import FamilySupport, Feature, Support
 
 __all__ = [
+    "RULES",
     "SEARCH_TEXT_LIMIT",
+    "SEVERITIES",
     "Attachment",
+    "FamilySupport",
+    "Feature",
+    "Finding",
+    "Location",
     "Part",
+    "Report",
+    "Rule",
+    "Severity",
+    "Support",
     "attachments",
     "auth_user",
+    "check",
     "contains",
     "envelope_recipients",
     "envelope_sender",
