@@ -4,6 +4,7 @@ Load them with the stock command::
 
     aiosmtpd -n -c mailcatcher.catcher.MailFile latest.mail
     aiosmtpd -n -c mailcatcher.catcher.MailDir -- mail/ --keep 100
+    aiosmtpd -n -c mailcatcher.catcher.MailDir -- postgresql://user:password@db/mail
 
 Both turn the SMTP envelope into headers the client cannot forge, store the message
 before answering ``250``, and answer a transient ``451`` (never ``250``, never a
@@ -68,7 +69,8 @@ class _Catcher(Message):
 
     def __init__(self, path: StrPath, message_class: type[EmailMessageBase] | None = None) -> None:
         super().__init__(message_class)
-        self.path = Path(path)
+        # A database URL becomes a location that prints with its password masked.
+        self.path = store.location(path)
         #: Called with each stored message's `Entry`, in the server's thread; the
         #: pytest plugin uses this to wake a waiting test the moment mail lands.
         self.listeners: list[Callable[[Entry], None]] = []
@@ -110,7 +112,8 @@ class _Catcher(Message):
         """
         try:
             size = len(envelope.original_content or b"")
-            if size <= THREAD_THRESHOLD:
+            # A database answers over the network: never wait for it on the event loop.
+            if size <= THREAD_THRESHOLD and not store.is_database_url(self.path):
                 entry = self._receive(session, envelope)
             else:
                 loop = asyncio.get_running_loop()
@@ -254,7 +257,12 @@ class MailFile(_Catcher):
 
 
 class MailDir(_Catcher):
-    """Keep every message as its own file in a Maildir; optionally only the newest `keep`."""
+    """Keep every message as its own file in a Maildir; optionally only the newest `keep`.
+
+    Given a ``postgresql://`` URL instead of a directory, keep every message as a row of
+    the database's mailcatcher table, which other catchers may share (the postgres
+    extra).
+    """
 
     def __init__(
         self,
@@ -268,9 +276,13 @@ class MailDir(_Catcher):
         super().__init__(mail_dir, message_class)
         self.mail_dir = self.path
         self.keep = keep
-        self._maildir = store.MaildirStore(self.path, create=True)
+        self._maildir: store.Store = (
+            store.open_database(self.path)
+            if store.is_database_url(self.path)
+            else store.MaildirStore(self.path, create=True)
+        )
 
-    def _store(self, message: EmailMessageBase) -> Entry:
+    def _store(self, message: EmailMessageBase) -> Entry | None:
         return self._maildir.add(message, keep=self.keep)
 
     def close(self) -> None:
@@ -280,8 +292,12 @@ class MailDir(_Catcher):
 
     @classmethod
     def from_cli(cls, parser: ArgumentParser, *args: str) -> MailDir:
-        """Build from ``aiosmtpd -c mailcatcher.catcher.MailDir -- DIR [--keep N]``."""
-        usage = "aiosmtpd -n -c mailcatcher.catcher.MailDir -- DIR [--keep N]"
+        """Build from ``aiosmtpd -c mailcatcher.catcher.MailDir -- DIR|URL [--keep N]``.
+
+        A ``postgresql://`` URL is connected to at once, so a wrong URL or password
+        stops the command with one line (password masked) instead of 451s later.
+        """
+        usage = "aiosmtpd -n -c mailcatcher.catcher.MailDir -- DIR|postgresql://URL [--keep N]"
         paths: list[str] = []
         keep: int | None = None
         items = iter(args)
@@ -307,6 +323,8 @@ class MailDir(_Catcher):
                 f"MailDir takes exactly one directory to keep the messages in "
                 f"(got {len(paths)}): {usage}"
             )
+        if store.is_database_url(paths[0]):
+            return cls._from_url(parser, paths[0], keep)
         path = Path(paths[0])
         problem = store.maildir_problem(path)
         if problem is not None:
@@ -315,3 +333,14 @@ class MailDir(_Catcher):
             return cls(path, keep=keep)
         except OSError as error:
             parser.error(f"cannot create Maildir {path}: {error.strerror or error}")
+
+    @classmethod
+    def _from_url(cls, parser: ArgumentParser, url: str, keep: int | None) -> MailDir:
+        try:
+            # Connect once now (creating the table on first use), then start.
+            store.open_database(url, connect=True).close()
+        except ModuleNotFoundError as error:
+            parser.error(f"MailDir: {error}")
+        except OSError as error:
+            parser.error(str(error))
+        return cls(url, keep=keep)

@@ -21,7 +21,7 @@ from email.utils import parseaddr
 from typing import NamedTuple, Protocol
 
 from .message import contains
-from .store import Entry, Store, StrPath, current, open_store, opened
+from .store import Entry, Store, StrPath, current, open_store, opened, shown
 
 __all__ = [
     "POLL_INTERVAL",
@@ -382,7 +382,7 @@ def wait_for_message(
     wanted = Filter(to=to, sender=sender, subject=subject, since=since)
     store = open_store(path)
     try:
-        return wait(store, wanted, timeout, where=str(path)).message
+        return wait(store, wanted, timeout, where=shown(path)).message
     finally:
         store.close()
 
@@ -408,7 +408,7 @@ async def wait_for_message_async(
     wanted = Filter(to=to, sender=sender, subject=subject, since=since)
     store = await asyncio.to_thread(open_store, path)
     try:
-        return (await wait_async(store, wanted, timeout, where=str(path))).message
+        return (await wait_async(store, wanted, timeout, where=shown(path))).message
     finally:
         await asyncio.to_thread(store.close)
 

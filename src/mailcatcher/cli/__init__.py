@@ -28,7 +28,15 @@ from .. import message as _message
 from .. import query
 from ..query import Filter, Match
 from ..server import ServerOptions
-from ..store import NotAMessageError, Store, is_maildir, open_store
+from ..store import (
+    POSTGRES_EXTRA,
+    NotAMessageError,
+    Store,
+    is_database_url,
+    is_maildir,
+    location,
+    open_store,
+)
 from . import _check, _serve
 from ._render import (
     EXIT_INTERRUPTED,
@@ -184,6 +192,16 @@ def _credentials(value: str) -> tuple[str, str]:
 
 
 _GIVE_A_STORE = "give the file or Maildir a catcher writes to"
+_STORE_HELP = "the mail file, Maildir or postgresql:// URL a catcher writes to"
+
+
+def _store_path(value: str) -> Any:
+    """An argparse type for a store: a path as given, or a URL as a masked location.
+
+    A ``postgresql://`` URL may hold a password; as a `store.DatabaseLocation` it
+    prints masked in every message the command writes, and still opens the database.
+    """
+    return location(value) if is_database_url(value) else value
 
 
 @contextlib.contextmanager
@@ -197,6 +215,17 @@ def _reading(path: str, *, may_be_missing: bool = False) -> Iterator[Store]:
     With `may_be_missing`, a path that does not exist yet is fine when its directory
     does: `MailFile` writes its file only when the first message arrives.
     """
+    if is_database_url(path):
+        store = _open_database(path)
+        try:
+            yield store
+        except OSError as error:  # the store's text names it, password masked
+            if isinstance(error, (BrokenPipeError, TimeoutError)):
+                raise
+            raise CommandError(EXIT_NO_STORE, str(error)) from None
+        finally:
+            store.close()
+        return
     target = Path(path)
     if not target.exists() and not (may_be_missing and target.parent.is_dir()):
         raise CommandError(EXIT_NO_STORE, f"no such file or directory: {path} ({_GIVE_A_STORE})")
@@ -217,6 +246,13 @@ def _reading(path: str, *, may_be_missing: bool = False) -> Iterator[Store]:
         ) from None
     finally:
         store.close()
+
+
+def _open_database(path: str) -> Store:
+    try:
+        return open_store(path)
+    except ModuleNotFoundError:
+        raise CommandError(EXIT_USAGE, POSTGRES_EXTRA) from None
 
 
 def _filter(args: argparse.Namespace, *, since: float | None = None) -> Filter:
@@ -305,7 +341,9 @@ def _cmd_wait(args: argparse.Namespace) -> int:
     since = time.time() if args.since_now else None
     with _reading(args.path, may_be_missing=True) as store:
         try:
-            found = query.wait(store, _filter(args, since=since), args.timeout, where=args.path)
+            found = query.wait(
+                store, _filter(args, since=since), args.timeout, where=str(args.path)
+            )
         except query.MailTimeoutError as error:
             # The one timeout text (query.timeout_message): what was wanted, what arrived.
             raise CommandError(EXIT_TIMEOUT, str(error)) from None
@@ -332,7 +370,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     )
     config = _serve.ServeConfig(
         options,
-        directory=args.dir,
+        directory=args.store or args.dir,
         keep=args.keep,
         http=args.http,
         no_http=args.no_http,
@@ -352,7 +390,7 @@ def _cmd_web(args: argparse.Namespace) -> int:
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="PATH", help="the mail file or Maildir a catcher writes")
+    parser.add_argument("path", metavar="PATH", type=_store_path, help=_STORE_HELP)
     parser.add_argument("--to", metavar="ADDR", help="an envelope recipient (RCPT TO)")
     parser.add_argument("--sender", metavar="ADDR", help="the envelope sender (MAIL FROM)")
     parser.add_argument("--subject", metavar="TEXT", help="a part of the subject (any case)")
@@ -407,11 +445,18 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_SMTP,
         help="where to accept mail (default: 127.0.0.1:1025)",
     )
-    serve.add_argument(
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument(
         "--dir",
         metavar="PATH",
         help="the Maildir to keep messages in, created if missing "
         "(default: a temporary one, removed on exit)",
+    )
+    where.add_argument(
+        "--store",
+        metavar="DIR|URL",
+        help="a Maildir as --dir, or a postgresql://user:password@host/db URL: one table "
+        "that several catchers share (the postgres extra)",
     )
     serve.add_argument(
         "--keep", metavar="N", type=_positive, help="keep only the newest N (default: keep all)"
@@ -451,7 +496,7 @@ def _parser() -> argparse.ArgumentParser:
         "  aiosmtpd -n -c mailcatcher.catcher.MailDir -- mail/ &\n  mailcatcher web mail/",
         _cmd_web,
     )
-    web.add_argument("path", metavar="PATH", help="the mail file or Maildir a catcher writes")
+    web.add_argument("path", metavar="PATH", type=_store_path, help=_STORE_HELP)
     web.add_argument(
         "--http",
         metavar="HOST:PORT",
@@ -536,7 +581,7 @@ def _parser() -> argparse.ArgumentParser:
         "  mailcatcher clear mail/",
         _cmd_clear,
     )
-    clear.add_argument("path", metavar="PATH", help="the mail file or Maildir a catcher writes")
+    clear.add_argument("path", metavar="PATH", type=_store_path, help=_STORE_HELP)
     return parser
 
 

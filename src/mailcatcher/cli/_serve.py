@@ -27,7 +27,15 @@ from typing import Any
 
 from ..catcher import MailDir
 from ..server import TLS_EXTRA, ServerOptions, start_smtp
-from ..store import Entry, StrPath, maildir_problem
+from ..store import (
+    POSTGRES_EXTRA,
+    Entry,
+    StrPath,
+    is_database_url,
+    location,
+    maildir_problem,
+    open_database,
+)
 from ._render import (
     EXIT_CANNOT_SERVE,
     EXIT_NO_STORE,
@@ -170,6 +178,16 @@ def _maildir(path: str | None) -> tuple[Path, bool]:
     """The Maildir to write to, and whether it is a temporary one."""
     if path is None:
         return Path(tempfile.mkdtemp(prefix="mailcatcher-")), True
+    if is_database_url(path):
+        database = location(path)
+        try:
+            # Connect now: a wrong URL or password is one line at start, not 451s later.
+            open_database(database, connect=True).close()
+        except ModuleNotFoundError:
+            raise CommandError(EXIT_USAGE, POSTGRES_EXTRA) from None
+        except OSError as error:  # its text names the database, password masked
+            raise CommandError(EXIT_NO_STORE, str(error)) from None
+        return database, False
     target = Path(path)
     problem = maildir_problem(target)
     if problem is not None:
@@ -246,7 +264,7 @@ async def _serve(
             where += f"; {kept}" if config.keep else ""
         console.say(
             f"SMTP  {smtp.host}:{smtp.port}  ({'; '.join(features)})\n"
-            f"Mail  {directory.resolve()}  ({where})\n"
+            f"Mail  {directory if is_database_url(directory) else directory.resolve()}  ({where})\n"
             f"Web   {web_line}\n"
             "Press Ctrl-C to stop."
         )

@@ -6,8 +6,10 @@ sees a partial message (write a temporary file, then rename it into place), the 
 finished before the catcher answers ``250``, and nothing is left behind when a write
 fails. Readers get an `Entry` per message without parsing the message, then `read` it.
 
-Backends: `FileStore` (the one file `MailFile` replaces) and `MaildirStore` (a Maildir
-with a summary index). `open_store` picks the one a path holds.
+Backends: `FileStore` (the one file `MailFile` replaces), `MaildirStore` (a Maildir
+with a summary index) and `PostgresStore` (one table several catchers share; needs the
+``postgres`` extra). `open_store` picks the one a path holds, or a ``postgresql://`` URL
+names; a URL is carried as a `DatabaseLocation`, which prints with its password masked.
 """
 
 from __future__ import annotations
@@ -35,10 +37,18 @@ from ._format import (
     too_deep,
     write_message,
 )
+from ._location import DatabaseLocation, is_database_url, location, shown
 from ._maildir import INDEX_NAME, MaildirStore, is_maildir, time_from_name
+
+#: What to install for a ``postgresql://`` store.
+POSTGRES_EXTRA = (
+    "a postgresql:// store needs the postgres extra: pip install 'aiosmtpd-mailcatcher[postgres]'"
+)
 
 __all__ = [
     "AUTH_USER_HEADER",
+    "POSTGRES_EXTRA",
+    "DatabaseLocation",
     "ENVELOPE_HEADERS",
     "FILE_MODE",
     "INDEX_NAME",
@@ -54,10 +64,14 @@ __all__ = [
     "StrPath",
     "current",
     "has_headers",
+    "is_database_url",
     "is_maildir",
+    "location",
     "maildir_problem",
+    "open_database",
     "open_store",
     "opened",
+    "shown",
     "parse_message",
     "sort_newest_first",
     "summarize",
@@ -90,15 +104,49 @@ def maildir_problem(path: Path) -> str | None:
 
 
 def open_store(path: StrPath) -> Store:
-    """The store at `path`: a Maildir when it is a directory, else the single file.
+    """The store at `path`: a database for a URL, a Maildir for a directory, else a file.
 
     Raises:
         NotADirectoryError: `path` is a directory but not a Maildir.
+        ModuleNotFoundError: `path` is a ``postgresql://`` URL and the postgres extra
+            is not installed (the text says what to install).
     """
+    if is_database_url(path):
+        return open_database(path)
     target = Path(path)
     if target.is_dir():
         return MaildirStore(target)
     return FileStore(target)
+
+
+def open_database(url: StrPath, *, connect: bool = False) -> Store:
+    """The `PostgresStore` at `url` (a ``postgresql://`` URL or its `DatabaseLocation`).
+
+    The first call connects (and creates the table on first use), and raises an
+    `OSError` whose text masks the password if it cannot; with `connect`, that happens
+    here.
+
+    Raises:
+        ModuleNotFoundError: the postgres extra (psycopg) is not installed.
+        OSError: with `connect`, the database cannot be used.
+    """
+    try:
+        from ._postgres import PostgresStore
+    except ModuleNotFoundError as error:
+        if error.name not in ("psycopg", "psycopg_binary", "psycopg_c"):
+            raise
+        raise ModuleNotFoundError(POSTGRES_EXTRA, name=error.name) from None
+    target = location(url)
+    if not isinstance(target, DatabaseLocation):
+        raise ValueError(f"not a postgresql:// URL: {shown(url)}")
+    database = PostgresStore(target)
+    if connect:
+        try:
+            database.connect()
+        except BaseException:
+            database.close()
+            raise
+    return database
 
 
 def current(store: Store) -> Store:

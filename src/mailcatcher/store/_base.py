@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import BinaryIO, TypeAlias, TypeVar
@@ -129,6 +129,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def signature(self) -> object:
         """A cheap value that changes whenever a message is added or deleted."""
+
+    def watch(self, wake: Callable[[], None]) -> bool:
+        """Call `wake` (from any thread) whenever the store may have changed, if it can.
+
+        A store that is told of changes (a database's notifications) calls it at once;
+        the others return ``False``, and a watcher polls `signature` instead.
+        """
+        return False
 
 
 def sort_newest_first(entries: list[Entry]) -> None:

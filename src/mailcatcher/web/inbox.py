@@ -68,8 +68,9 @@ class Inbox:
     """One store, opened for the web: listing, reading, searching, deleting, watching."""
 
     def __init__(self, path: StrPath) -> None:
-        self.path = Path(path)
-        self._store: Store = open_store(self.path)
+        self._store: Store = open_store(path)
+        #: Where the store is, as people may see it (a database URL's password masked).
+        self.path: Path = self._store.path
         self._store_lock = threading.Lock()
         self._listing_lock = threading.Lock()
         self._details: OrderedDict[str, shapes.Details] = OrderedDict()
@@ -323,6 +324,9 @@ class Inbox:
     def start(self) -> None:
         """Start watching the store (on the running loop), and list it once ahead."""
         self._loop = asyncio.get_running_loop()
+        # A store told of changes by other processes (a database's notifications) wakes
+        # live pages at once; every store is still watched below.
+        self.store().watch(self.notify)
         self._watch_task = self._loop.create_task(self._watch())
         # The first listing of a large Maildir builds every entry (0.2 s for 10,000);
         # doing it now spares the first page view that wait.
