@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 from typing import Any, get_type_hints, is_typeddict
 
-from mailcatcher.web import create_app, openapi, shapes
+from mailcatcher.web import checks, create_app, openapi, shapes
 from tests.web.support import add, async_test, client, mail
 from tests.web.test_api import ATTACHMENT, MESSAGE, MESSAGES_SUMMARY, SUMMARY, rich_mail
 
@@ -70,7 +70,13 @@ async def test_the_document_is_served_at_a_stable_url(tmp_path: Path) -> None:
     assert "/api/v1/wait" in document["paths"]
 
 
-SHAPES = [kind for _, kind in inspect.getmembers(shapes, is_typeddict)]
+#: The handler modules' shapes: `shapes` (Mailpit's and ours) and `checks` (the checks').
+SHAPES = [
+    kind
+    for module in (shapes, checks)
+    for _, kind in inspect.getmembers(module, is_typeddict)
+    if kind.__module__ == module.__name__
+]
 
 
 def test_every_shape_is_a_schema_with_exactly_its_keys() -> None:

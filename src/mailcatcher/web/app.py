@@ -14,12 +14,12 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from ..store import StrPath
-from . import events, guard, openapi, pages, status
+from . import checks, events, guard, openapi, pages, status
 from .api import INBOX, routes
 from .inbox import Inbox
 
 # The handler modules register their routes on `routes` when imported.
-_HANDLER_MODULES = (events, openapi, pages, status)
+_HANDLER_MODULES = (checks, events, openapi, pages, status)
 #: Request bodies here are small JSON objects; anything bigger is a mistake.
 MAX_REQUEST_BODY = 1024 * 1024
 #: How long closing waits for requests still running; streams are ended first.
