@@ -3,8 +3,9 @@
 What is measured: a waiter process sits in ``wait_for_message(dir, to=...)`` over a Maildir;
 this script sends it a message through a real catcher process (the stock ``aiosmtpd -c
 mailcatcher.catcher.MailDir`` command, or ``mailcatcher serve``) and records the time from
-reading the ``250`` to the waiter printing that it woke. Each round uses a new recipient,
-so every wake-up is for a message that was not there when the wait began.
+reading the ``250`` to the waiter printing that it woke (below zero when this process is
+scheduled late and reads its clock after the waiter has already printed). Each round uses a
+new recipient, so every wake-up is for a message that was not there when the wait began.
 
 The baseline, measured in the same run on the same machine: how long the waiter takes to
 print a line when nothing has to be found (a round trip over its pipe). The target (issue
