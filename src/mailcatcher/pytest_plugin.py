@@ -275,6 +275,58 @@ class Mailcatcher:
         """Forget and delete every message caught so far in this test."""
         self._mail.clear()
 
+    def assert_no_problems(
+        self,
+        message: Message,
+        *,
+        ignore: Iterable[str] = (),
+        severity: str = "warning",
+    ) -> None:
+        """Fail the test when `mailcatcher.message.check` finds a problem in `message`.
+
+        The failure lists every finding of `severity` or worse, each with its code, where
+        it is, what to fix and the rule's source. The rules that read raw bytes (lines
+        over 998 octets, bare CR or LF) have nothing to find here: the SMTP server
+        refuses such lines, and the store writes its own line ends.
+
+        Args:
+            message: A message this fixture returned (`wait_for_message`, `messages`).
+            ignore: Finding codes to accept, e.g. ``("link-insecure",)``.
+            severity: The mildest finding that fails: ``"error"``, ``"warning"`` (the
+                default) or ``"info"``.
+
+        Raises:
+            ValueError: an unknown severity or finding code (a typo would ignore nothing).
+        """
+        __tracebackhide__ = True
+        from . import message as _message
+
+        if severity not in _message.SEVERITIES:
+            raise ValueError(
+                f"severity={severity!r}: expected one of {', '.join(_message.SEVERITIES)}"
+            )
+        ignored = {ignore} if isinstance(ignore, str) else set(ignore)
+        unknown = sorted(ignored - set(_message.RULES))
+        if unknown:
+            raise ValueError(
+                f"ignore: unknown finding code(s) {', '.join(unknown)}; "
+                "the codes are listed in the README's 'Checking your mail'"
+            )
+        report = _message.check(message)
+        problems = [finding for finding in report.at_least(severity) if finding.code not in ignored]
+        if problems:
+            lines = [f"  {finding}\n      ({finding.source})" for finding in problems]
+            subject = _message.header(message, "Subject")
+            to = ", ".join(_message.envelope_recipients(message)) or "(none)"
+            pytest.fail(
+                f"the message {subject!r} to {to} has {len(problems)} problem(s) of "
+                f"severity {severity} or worse"
+                + (f" (ignoring {', '.join(sorted(ignored))})" if ignored else "")
+                + ":\n"
+                + "\n".join(lines),
+                pytrace=False,
+            )
+
     @property
     def errors(self) -> list[str]:
         """Errors the server logged during this test, each with its traceback.
