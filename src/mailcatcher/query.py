@@ -187,12 +187,14 @@ def waiting(
 
     Raises:
         MailTimeoutError: nothing matched within `timeout` seconds.
+        ConnectionError: the store (a database) was unreachable at the last look.
     """
     deadline = time.monotonic() + timeout
     original = store
     mark: object = object()
     checked = 0.0
     entries: list[Entry] = []
+    unreachable: ConnectionError | None = None
     try:
         while True:
             store = current(store)
@@ -203,12 +205,21 @@ def waiting(
                 if signature != mark:
                     checked = now
                 mark = signature
-                entries = store.entries()
-                found = _first_readable(store, wanted.select(store, entries))
-                if found is not None:
-                    return found
+                try:
+                    entries = store.entries()
+                    found = _first_readable(store, wanted.select(store, entries))
+                except ConnectionError as error:
+                    # A database restarting: its signature holds still while it is down
+                    # and moves when it is back, so the wait looks again then.
+                    unreachable = error
+                else:
+                    unreachable = None
+                    if found is not None:
+                        return found
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if unreachable is not None:
+                    raise unreachable
                 raise MailTimeoutError(timeout_message(where, timeout, wanted, entries))
             yield min(POLL_INTERVAL, remaining)
     finally:

@@ -183,6 +183,7 @@ class PostgresStore(Store):
         self._stop_listening = threading.Event()
         self._wakeup: tuple[int, int] | None = None
         self._down_until = 0.0
+        self._signature: object = ("unknown",)
         self._listing: tuple[object, list[Entry]] | None = None
 
     def __repr__(self) -> str:
@@ -449,21 +450,24 @@ class PostgresStore(Store):
         """A value that changes when any catcher adds or deletes a message.
 
         While the listener is connected this is a counter of notifications, read from
-        memory: a wait can look every 10 ms without a query. While it is not (the
-        database is restarting), the table's newest ``seq`` and row count are asked.
+        memory: a wait can look every 10 ms without a query. While it is not, the
+        table's newest ``seq`` and row count are asked. While the database cannot be
+        reached, the last value stays: a wait does not look (and fail) until it is
+        back, so a wait outlasts a database restart.
         """
-        mark = self._mark()
-        if mark is not None:
-            return mark
-        now = time.monotonic()
-        if now < self._down_until:
-            return ("unavailable", self._generation)
-        try:
-            row = self._run(lambda conn: conn.execute(_MARK).fetchone())
-        except DatabaseUnavailable:
-            self._down_until = now + _RETRY_DOWN
-            return ("unavailable", self._generation)
-        return ("asked", *(row or ()))
+        mark: object = self._mark()
+        if mark is None:
+            now = time.monotonic()
+            if now < self._down_until:
+                return self._signature
+            try:
+                row = self._run(lambda conn: conn.execute(_MARK).fetchone())
+            except OSError:
+                self._down_until = now + _RETRY_DOWN
+                return self._signature
+            mark = ("asked", *(row or ()))
+        self._signature = mark
+        return mark
 
     def watch(self, wake: Callable[[], None]) -> bool:
         """Call `wake` (from the listener thread) whenever any catcher changes the table."""
