@@ -211,7 +211,7 @@
 
   // --- one message --------------------------------------------------------------------
 
-  const TABS = ["html", "text", "source", "headers", "attachments", "links"];
+  const TABS = ["html", "text", "source", "headers", "attachments", "links", "checks"];
   const REMOTE = /(?:\bsrc|\bbackground|\bposter)\s*=\s*["']?\s*(?:https?:)?\/\/|url\(\s*["']?\s*(?:https?:)?\/\//i;
 
   function metaRow(label, value) {
@@ -268,6 +268,8 @@
     $("tab-attachments").textContent = files ? `Attachments (${files})` : "Attachments";
     $("tab-html").disabled = !message.HTML;
     $("tab-links").textContent = "Links";
+    $("tab-checks").textContent = "Checks";
+    loadChecks(message); // eagerly: the tab shows the counts
     renderText($("text"), message.Text || "(this message has no text)", []);
     if (message.Text) linkText(message);
     $("remote-bar").hidden = true;
@@ -372,6 +374,9 @@
         $("headers").replaceChildren(el("tbody", {}, ...rows));
       } else if (tab === "attachments") {
         renderFiles(message);
+      } else if (tab === "checks") {
+        state.loaded[tab] = false; // loadChecks marks it once the report is shown
+        await loadChecks(message);
       } else if (tab === "links") {
         const links = await (await api(messageUrl(id, "/links"))).json();
         if (state.currentId !== id) return;
@@ -387,6 +392,101 @@
       state.loaded[tab] = false;
       showError(error);
     }
+  }
+
+  // --- the Checks tab: /api/v1/message/{ID}/check, findings grouped by severity ----------
+
+  const SEVERITIES = [
+    ["error", "Errors", "error"],
+    ["warning", "Warnings", "warning"],
+    ["info", "Info", "info"],
+  ];
+
+  function counted(count, noun) {
+    return noun === "info" ? `${count} info` : `${count} ${noun}${count === 1 ? "" : "s"}`;
+  }
+
+  function checksLabel(report) {
+    const counts = { error: report.Errors, warning: report.Warnings, info: report.Infos };
+    const parts = SEVERITIES.filter(([key]) => counts[key]).map(([key, , noun]) => counted(counts[key], noun));
+    return parts.length ? `Checks (${parts.join(", ")})` : "Checks (0)";
+  }
+
+  async function loadChecks(message) {
+    if (state.loaded.checks || state.loadingChecks === message.ID) return;
+    state.loadingChecks = message.ID;
+    try {
+      const report = await (await api(messageUrl(message.ID, "/check"))).json();
+      if (state.current !== message) return;
+      $("tab-checks").textContent = checksLabel(report);
+      renderChecks(report);
+      state.loaded.checks = true;
+    } catch (error) {
+      showError(error);
+    } finally {
+      if (state.loadingChecks === message.ID) state.loadingChecks = null;
+    }
+  }
+
+  function where(finding) {
+    // Where the finding is, and the tab that shows it: a header, a link, a line of a
+    // part's source. Plain text and a button: nothing from the mail becomes markup.
+    const parts = [];
+    if (finding.Header) parts.push(`header ${finding.Header}`);
+    if (finding.Part) parts.push(`part ${finding.Part}`);
+    if (finding.Line) parts.push(`line ${finding.Line}`);
+    if (finding.Link) parts.push(finding.Link);
+    const target = finding.Header ? ["headers", "Headers"]
+      : /^https?:\/\//i.test(finding.Link) && !finding.Feature ? ["links", "Links"]
+      : finding.Part || finding.Line ? ["source", "Source"] : null;
+    const node = el("span", { class: "where", text: parts.join(", ") });
+    if (target) {
+      node.append(el("button", {
+        type: "button",
+        class: "goto",
+        "data-tab": target[0],
+        text: `Show in ${target[1]}`,
+        onclick: () => selectTab(target[0], true),
+      }));
+    }
+    return node;
+  }
+
+  function renderChecks(report) {
+    const findings = report.Findings || [];
+    $("checks-summary").textContent = findings.length
+      ? `${checksLabel(report).replace(/^Checks \((.*)\)$/, "$1")}.${report.Capped ? " (A limit was reached: the message was checked in part.)" : ""}`
+      : "No problems found.";
+    const groups = [];
+    for (const [key, title] of SEVERITIES) {
+      const mine = findings.filter((finding) => finding.Severity === key);
+      if (!mine.length) continue;
+      groups.push(
+        el("h2", { class: key, text: `${title} (${mine.length})` }),
+        el("ul", { class: `findings ${key}`, "aria-label": title }, ...mine.map((finding) =>
+          el("li", { "data-code": finding.Code },
+            el("span", { class: "code", text: finding.Code }),
+            el("span", { class: "message", text: finding.Message }),
+            where(finding),
+            el("details", {},
+              el("summary", { text: finding.Title }),
+              el("p", { text: finding.Description }),
+              el("p", { text: `Source: ${finding.Source}` })),
+          ))),
+      );
+    }
+    $("checks").replaceChildren(...groups);
+    $("checks-source").textContent = report.DataSource ? `Client support: ${report.DataSource}.` : "";
+  }
+
+  function setWidth(width) {
+    // Phone and tablet widths for the same sandboxed preview frame (a class, not an
+    // inline style: the page's policy allows no inline style).
+    for (const button of document.querySelectorAll(".width-bar .width")) {
+      button.setAttribute("aria-pressed", button.dataset.width === width ? "true" : "false");
+    }
+    $("preview").classList.toggle("width-phone", width === "phone");
+    $("preview").classList.toggle("width-tablet", width === "tablet");
   }
 
   function renderEnvelope(envelope) {
@@ -597,6 +697,9 @@
     if (item) item.focus();
   });
   $("show-remote").addEventListener("click", () => loadPreview(true));
+  for (const button of document.querySelectorAll(".width-bar .width")) {
+    button.addEventListener("click", () => setWidth(button.dataset.width));
+  }
   for (const name of TABS) $(`tab-${name}`).addEventListener("click", () => selectTab(name, false));
   window.addEventListener("hashchange", route);
   const narrow = window.matchMedia("(max-width: 760px)");
