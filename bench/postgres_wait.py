@@ -46,8 +46,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
+from tests.postgres.mail import serve_command  # noqa: E402  # after sys.path
 from tests.postgres.server import PostgresServer  # noqa: E402  # after sys.path
-from tests.support import HOST, MAILCATCHER, Proc, start  # noqa: E402  # after sys.path
+from tests.support import HOST, Proc, start  # noqa: E402  # after sys.path
 
 TARGET_MS = 50.0
 #: The rows a target applies to.
@@ -67,8 +68,7 @@ for number in range(int(sys.argv[2])):
 
 def serve(url: str) -> Proc:
     """``mailcatcher serve --store URL`` on OS-picked ports."""
-    argv = [*MAILCATCHER, "serve", "--quiet", "--smtp", f"{HOST}:0", "--http", f"{HOST}:0"]
-    return start([*argv, "--store", url])
+    return start(serve_command(url))
 
 
 def long_poll(proc: Proc, rcpt: str) -> float:

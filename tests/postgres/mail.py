@@ -6,6 +6,7 @@ import smtplib
 from email.message import EmailMessage
 
 from mailcatcher.store import MAIL_FROM_HEADER, RCPT_TO_HEADER
+from tests.support import MAILCATCHER
 
 HOST = "127.0.0.1"
 
@@ -31,3 +32,22 @@ def send(port: int, subject: str, to: str = "eva@example.com", body: str = "Hell
     mail.set_content(body)
     with smtplib.SMTP(HOST, port, timeout=30) as client:
         client.send_message(mail)
+
+
+def serve_command(url: str, *options: str) -> list[str]:
+    """``mailcatcher serve --store URL`` with its web inbox, on ports the OS picks.
+
+    For the harness's `tests.support.start`, which reads the ports from the banner.
+    """
+    return [
+        *MAILCATCHER,
+        "serve",
+        "--quiet",
+        "--smtp",
+        f"{HOST}:0",
+        "--http",
+        f"{HOST}:0",
+        "--store",
+        url,
+        *options,
+    ]

@@ -24,7 +24,7 @@ import pytest
 import mailcatcher
 from tests.support import MAILCATCHER, Proc, start
 
-from .mail import send
+from .mail import send, serve_command
 from .server import PASSWORD, PostgresServer
 
 #: Generous bounds for things that happen at once, so a loaded machine does not fail them.
@@ -33,19 +33,7 @@ PATIENCE = 60.0
 
 def serve(url: str) -> Proc:
     """``mailcatcher serve --store URL`` with its web inbox, on OS-picked ports."""
-    return start(
-        [
-            *MAILCATCHER,
-            "serve",
-            "--quiet",
-            "--smtp",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--store",
-            url,
-        ]
-    )
+    return start(serve_command(url))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from mailcatcher.query import MailTimeoutError, wait_for_message_async
 from mailcatcher.store import opened
 from tests.support import MAILCATCHER, MAILDIR, aiosmtpd_argv, free_port, start
 
-from .mail import message, send
+from .mail import message, send, serve_command
 from .server import PASSWORD, PostgresServer
 
 EXIT_NO_STORE = 3
@@ -201,28 +201,13 @@ def test_stock_aiosmtpd_with_a_wrong_password_stops_with_one_line(
     assert "Wrong-Pass-88" not in done.stderr + done.stdout
 
 
-def serve_argv(url: str, *options: str) -> list[str]:
-    return [
-        *MAILCATCHER,
-        "serve",
-        "--quiet",
-        "--smtp",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--store",
-        url,
-        *options,
-    ]
-
-
 def get_json(url: str) -> object:
     with urllib.request.urlopen(url, timeout=60) as response:
         return json.load(response)
 
 
 def test_serve_store_url_with_its_web_inbox(database_url: str) -> None:
-    proc = start(serve_argv(database_url, "--keep", "5"))
+    proc = start(serve_command(database_url, "--keep", "5"))
     try:
         banner = proc.output()
         assert "Mail  postgresql://mailcatcher:***@" in banner
@@ -264,7 +249,7 @@ def test_web_command_reads_the_url(database_url: str) -> None:
 def test_serve_with_a_wrong_password_stops_with_one_line(postgres: PostgresServer) -> None:
     wrong = postgres.url_for("postgres", password="Wrong-Pass-99")
     done = subprocess.run(
-        serve_argv(wrong), capture_output=True, text=True, timeout=60, check=False
+        serve_command(wrong), capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == EXIT_NO_STORE
     assert done.stderr.count("\n") == 1, done.stderr
