@@ -197,7 +197,7 @@ def test_signature_and_watchers_follow_another_writer(database_url: str) -> None
     with reader, opened(database_url) as writer:
         reader.watch(woken.set)
         # The listener connects in the background; then the signature is its counter.
-        until(lambda: reader._mark(start=False) is not None, "the listener to connect")
+        until(lambda: reader._listener.mark(start=False) is not None, "the listener to connect")
         mark = reader.signature()
         woken.clear()
         entry = writer.add(message("elsewhere"))

@@ -15,8 +15,9 @@ What the other stores promise, kept with the database's own means:
 - Changes are announced: every insert and delete ends with ``NOTIFY``, delivered at
   commit (https://www.postgresql.org/docs/current/sql-notify.html: "if a NOTIFY is
   executed inside a transaction, the notify events are not delivered until and unless
-  the transaction is committed"). A listener thread ``LISTEN``s, so `signature` is a
-  counter in memory and a wait on one machine wakes when another stores the mail.
+  the transaction is committed"). A `Listener` thread ``LISTEN``s (`_listen`), so
+  `signature` is a counter in memory and a wait on one machine wakes when another
+  stores the mail.
 - Faults are ours to survive: a lost connection is opened again on the next call; the
   database being down is a `DatabaseUnavailable` (an `OSError`, so the catcher answers
   ``451`` and readers print one line), never a ``250``.
@@ -31,7 +32,6 @@ import contextlib
 import dataclasses
 import io
 import logging
-import os
 import select
 import threading
 import time
@@ -45,6 +45,7 @@ from ..message import fold, search_text
 from ..message._mime import envelope_text
 from ._base import Store
 from ._format import PEER_HEADER, Entry, summarize, write_message
+from ._listen import Listener
 from ._location import DatabaseLocation, without_secrets
 
 T = TypeVar("T")
@@ -69,8 +70,6 @@ _KEEPALIVES = {
     "keepalives_interval": 2,
     "keepalives_count": 3,
 }
-#: The listener's wait between attempts to reconnect: doubling up to the second value.
-_RECONNECT = (0.05, 1.0)
 #: While the database is unreachable, `signature` asks it again only this often.
 _RETRY_DOWN = 0.1
 #: IDs are ``seq`` in decimal, zero-padded so that text order is number order (the
@@ -173,15 +172,9 @@ class PostgresStore(Store):
         self._url = self.path.url
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
-        # The listener: started by the first `signature` or `watch`.
-        self._changed = threading.Condition()
-        self._listening = False
-        self._generation = 0
-        self._changes = 0
-        self._watchers: list[Callable[[], None]] = []
-        self._listener: threading.Thread | None = None
-        self._stop_listening = threading.Event()
-        self._wakeup: tuple[int, int] | None = None
+        # Started by the first `signature` or `watch`; a reader that only lists
+        # (``mailcatcher list``) never starts it.
+        self._listener = Listener(self._connect, CHANNEL, str(self.path))
         self._down_until = 0.0
         self._signature: object = ("unknown",)
         self._listing: tuple[object, list[Entry]] | None = None
@@ -293,18 +286,7 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         """Stop listening and close the connections."""
-        thread = self._listener
-        if thread is not None:
-            self._stop_listening.set()
-            if self._wakeup is not None:
-                with contextlib.suppress(OSError):
-                    os.write(self._wakeup[1], b"x")
-            thread.join(5)
-            self._listener = None
-            if self._wakeup is not None:
-                for fd in self._wakeup:
-                    os.close(fd)
-                self._wakeup = None
+        self._listener.close()
         with self._lock:
             self._drop()
 
@@ -455,7 +437,7 @@ class PostgresStore(Store):
         reached, the last value stays: a wait does not look (and fail) until it is
         back, so a wait outlasts a database restart.
         """
-        mark: object = self._mark()
+        mark: object = self._listener.mark()
         if mark is None:
             now = time.monotonic()
             if now < self._down_until:
@@ -471,96 +453,8 @@ class PostgresStore(Store):
 
     def watch(self, wake: Callable[[], None]) -> bool:
         """Call `wake` (from the listener thread) whenever any catcher changes the table."""
-        with self._changed:
-            self._watchers.append(wake)
-        self._start_listening()
+        self._listener.watch(wake)
         return True
-
-    def _mark(self, *, start: bool = True) -> tuple[int, int] | None:
-        """(reconnections, notifications) while the listener is connected, else ``None``."""
-        if start:
-            self._start_listening()
-        with self._changed:
-            if self._listening:
-                return (self._generation, self._changes)
-            return None
-
-    def _start_listening(self) -> None:
-        if self._listener is not None or self._stop_listening.is_set():
-            return
-        with self._changed:
-            started = self._listener is not None  # by another thread meanwhile
-            if started:
-                return
-            self._wakeup = os.pipe()
-            self._listener = threading.Thread(
-                target=self._listen, name="mailcatcher-listen", daemon=True
-            )
-            self._listener.start()
-
-    def _set_listening(self, listening: bool) -> None:
-        with self._changed:
-            if listening != self._listening:
-                self._listening = listening
-                # Whatever happened while not listening was missed: a new generation
-                # changes `signature`, so every waiter looks again.
-                self._generation += 1
-            self._changed.notify_all()
-            watchers = list(self._watchers)
-        _call(watchers)
-
-    def _changed_by(self, count: int) -> None:
-        with self._changed:
-            self._changes += count
-            self._changed.notify_all()
-            watchers = list(self._watchers)
-        _call(watchers)
-
-    def _listen(self) -> None:
-        """The listener thread: ``LISTEN``, count notifications, reconnect when cut off."""
-        assert self._wakeup is not None
-        wakeup = self._wakeup[0]
-        pause = _RECONNECT[0]
-        while not self._stop_listening.is_set():
-            try:
-                conn = self._connect()
-            except OSError:
-                self._set_listening(False)
-                if select.select([wakeup], [], [], pause)[0]:
-                    break
-                pause = min(pause * 2, _RECONNECT[1])
-                continue
-            try:
-                conn.execute(f"LISTEN {CHANNEL}")
-                self._set_listening(True)
-                pause = _RECONNECT[0]
-                self._receive(conn, wakeup)
-            except (psycopg.Error, OSError) as error:
-                log.debug("stopped listening to %s: %s", self.path, error)
-            finally:
-                self._set_listening(False)
-                with contextlib.suppress(Exception):
-                    conn.close()
-
-    def _receive(self, conn: psycopg.Connection[Any], wakeup: int) -> None:
-        """Count notifications on `conn` until it fails or the store closes.
-
-        libpq's own calls (PQconsumeInput, then PQnotifies until none is left), so the
-        thread waits on the socket and on `wakeup` together and `close` ends it at once.
-        """
-        pgconn = conn.pgconn
-        while not self._stop_listening.is_set():
-            ready = select.select([pgconn.socket, wakeup], [], [])[0]
-            if wakeup in ready:
-                return
-            pgconn.consume_input()  # raises OperationalError when the server hung up
-            count = 0
-            while pgconn.notifies() is not None:
-                count += 1
-            if count:
-                self._changed_by(count)
-            elif conn.broken or pgconn.status != psycopg.pq.ConnStatus.OK:
-                return
 
 
 def _has_input(conn: psycopg.Connection[Any]) -> bool:
@@ -568,11 +462,3 @@ def _has_input(conn: psycopg.Connection[Any]) -> bool:
         return bool(select.select([conn.pgconn.socket], [], [], 0)[0])
     except (OSError, ValueError, psycopg.Error):
         return True
-
-
-def _call(watchers: list[Callable[[], None]]) -> None:
-    for wake in watchers:
-        try:
-            wake()
-        except Exception:  # a watcher's bug must not stop the listener
-            log.exception("a store watcher failed")
