@@ -146,7 +146,10 @@ class Sender:
                     with self.lock:
                         if error.smtp_code == 451:
                             self.refused += 1
-                            self.reply = error.smtp_error.decode(errors="replace")
+                            reply = error.smtp_error
+                            if isinstance(reply, bytes):
+                                reply = reply.decode(errors="replace")
+                            self.reply = reply
                         else:
                             self.errors.append(f"{error.smtp_code} {error.smtp_error!r}")
                     time.sleep(0.02)

@@ -293,10 +293,11 @@ class PostgresStore(Store):
     # --- writing ----------------------------------------------------------------------
 
     def add(self, message: Message, *, keep: int | None = None) -> Entry:
-        """Insert `message` and commit; with `keep`, trim to the newest `keep` first.
+        """Insert `message` and commit, trimming to the newest `keep` in the same transaction.
 
         Raises:
-            DatabaseUnavailable: the database cannot be reached; nothing was stored.
+            DatabaseUnavailable: the database cannot be reached; nothing was committed
+                (unless the connection broke after the commit and before its answer).
         """
         buffer = io.BytesIO()
         write_message(message, buffer)
