@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mailcatcher.store import parse_received as _parse_bytes
 from mailcatcher.store import Entry, MaildirStore
+from mailcatcher.store import parse_received as _parse_bytes
 from tests.web.support import async_test, client
 
 ENVELOPE = b"X-Peer: ('127.0.0.1', 40000)\r\nX-MailFrom: app@example.com\r\n"

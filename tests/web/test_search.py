@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from mailcatcher.store import Entry
 from mailcatcher.web.search import (
+    MAX_TERMS,
     QueryError,
     Term,
     parse_query,
@@ -167,3 +169,29 @@ def test_the_ends_of_the_date_range_still_work() -> None:
 def test_a_size_too_long_for_a_float_is_the_users_to_fix() -> None:
     with pytest.raises(QueryError, match="^cannot read the size '9999"):
         parse_size("9" * 400)
+
+
+def test_each_header_is_read_once_per_message_however_many_words_need_it() -> None:
+    # 616 -cc: words once parsed every message 616 times (issue #11, finding 4).
+    query = parse_query(" ".join(f"-cc:x{n}" for n in range(MAX_TERMS - 1)) + " addressed:eva")
+    reads: list[tuple[str, str]] = []
+
+    def headers(entry: Entry, name: str) -> list[str]:
+        reads.append((entry.id, name))
+        return ["Carl <carl@example.org>"] if name == "Cc" else []
+
+    passes = query.matcher(body_hits={}, read_ids=set(), headers=headers)
+    assert passes(ENTRY)  # eva is an envelope recipient
+    other = dataclasses.replace(ENTRY, id="2")
+    assert passes(other)
+    every = ("Cc", "To", "From", "Bcc", "Reply-To")
+    assert sorted(reads) == sorted((id, name) for id in ("1", "2") for name in every)
+
+
+def test_a_search_may_have_at_most_max_terms_words() -> None:
+    assert len(parse_query(" ".join(["w"] * MAX_TERMS)).terms) == MAX_TERMS
+    with pytest.raises(QueryError) as error:
+        parse_query(" ".join(["w"] * (MAX_TERMS + 1)))
+    assert error.value.args == (
+        f"Error: a search may have at most {MAX_TERMS} words, this one has {MAX_TERMS + 1}",
+    )

@@ -181,6 +181,39 @@ _LIMITS: list[tuple[str, str, Callable[[str], object], str, str]] = [
 ]
 
 
+#: ``serve``'s and ``web``'s HTTP limits, one row each: option, metavar, argparse type,
+#: the `mailcatcher.web.start_web` keyword it sets, and help. Left out, the web inbox's
+#: own default applies (`mailcatcher.web.connections`; the help repeats it, and a test
+#: checks that the two agree): the CLI cannot import the web extra to ask.
+_HTTP_LIMITS: list[tuple[str, str, Callable[[str], object], str, str]] = [
+    (
+        "--http-idle-timeout",
+        "S",
+        _positive_seconds,
+        "idle_timeout",
+        "close an HTTP connection that sends no complete request for S seconds (default: 30)",
+    ),
+    (
+        "--http-max-connections",
+        "N",
+        _positive,
+        "max_connections",
+        "HTTP connections at once; the next is answered 503 (default: 200)",
+    ),
+]
+
+
+def _add_http_limits(parser: argparse.ArgumentParser) -> None:
+    for flag, metavar, kind, keyword, text in _HTTP_LIMITS:
+        parser.add_argument(flag, metavar=metavar, type=kind, dest=f"http_{keyword}", help=text)
+
+
+def _http_limits(args: argparse.Namespace) -> dict[str, Any]:
+    """The HTTP limits given on the command line, as `start_web` keywords."""
+    given = {keyword: getattr(args, f"http_{keyword}") for *_, keyword, _ in _HTTP_LIMITS}
+    return {keyword: value for keyword, value in given.items() if value is not None}
+
+
 def _credentials(value: str) -> tuple[str, str]:
     user, colon, password = value.partition(":")
     if not colon or not user:
@@ -375,6 +408,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         http=args.http,
         no_http=args.no_http,
         http_auth=args.http_auth,
+        http_limits=_http_limits(args),
         quiet=args.quiet,
     )
     return _serve.serve(config)
@@ -383,7 +417,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_web(args: argparse.Namespace) -> int:
     with _reading(args.path, may_be_missing=True) as store:
         store.entries()  # a file that is not mail fails here, as it does for the readers
-    return _serve.web(args.path, args.http, args.http_auth)
+    return _serve.web(args.path, args.http, args.http_auth, _http_limits(args))
 
 
 # --- the parser --------------------------------------------------------------------------
@@ -475,6 +509,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--http-auth", metavar="USER:PASSWORD", type=_credentials, help="protect the web inbox"
     )
+    _add_http_limits(serve)
     serve.add_argument(
         "--auth-required", action="store_true", help="refuse mail until the client logs in"
     )
@@ -507,6 +542,7 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument(
         "--http-auth", metavar="USER:PASSWORD", type=_credentials, help="protect the web inbox"
     )
+    _add_http_limits(web)
 
     show = _subcommand(
         commands,

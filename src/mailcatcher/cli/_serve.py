@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,8 @@ class ServeConfig:
     http: tuple[str, int] | None = None
     no_http: bool = False
     http_auth: tuple[str, str] | None = None
+    #: `start_web` keywords for the HTTP limits given (``idle_timeout``, ``max_connections``).
+    http_limits: dict[str, Any] = field(default_factory=dict)
     #: Print no line per caught message.
     quiet: bool = False
 
@@ -242,7 +244,9 @@ async def _serve(
         if start_web is not None:
             host, port = config.http or DEFAULT_HTTP
             try:
-                web = await start_web(directory, host, port, basic_auth=config.http_auth)
+                web = await start_web(
+                    directory, host, port, basic_auth=config.http_auth, **config.http_limits
+                )
             except OSError as error:
                 raise _cannot_listen("HTTP", host, port, error, "--http") from None
             cleanup.push_async_callback(web.close)
@@ -272,7 +276,12 @@ async def _serve(
     return EXIT_OK
 
 
-def web(path: StrPath, http: tuple[str, int], http_auth: tuple[str, str] | None) -> int:
+def web(
+    path: StrPath,
+    http: tuple[str, int],
+    http_auth: tuple[str, str] | None,
+    http_limits: dict[str, Any] | None = None,
+) -> int:
     """Serve the web inbox over the store at `path` until SIGINT or SIGTERM.
 
     Raises:
@@ -281,7 +290,7 @@ def web(path: StrPath, http: tuple[str, int], http_auth: tuple[str, str] | None)
     start_web = import_start_web()
     if start_web is None:
         raise CommandError(EXIT_USAGE, WEB_EXTRA)
-    return asyncio.run(_web(path, http, http_auth, start_web))
+    return asyncio.run(_web(path, http, http_auth, start_web, http_limits or {}))
 
 
 async def _web(
@@ -289,11 +298,12 @@ async def _web(
     http: tuple[str, int],
     http_auth: tuple[str, str] | None,
     start_web: Callable[..., Any],
+    http_limits: dict[str, Any],
 ) -> int:
     stop = _stop_on_signals()
     host, port = http
     try:
-        running = await start_web(path, host, port, basic_auth=http_auth)
+        running = await start_web(path, host, port, basic_auth=http_auth, **http_limits)
     except OSError as error:
         raise _cannot_listen("HTTP", host, port, error, "--http") from None
     try:

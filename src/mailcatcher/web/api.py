@@ -5,13 +5,19 @@ Mailpit (``server/apiv1`` and its swagger.json), so its clients work unchanged. 
 this differs, it is on the side of safety and says so: a part downloads as an
 attachment, and a DELETE whose body is not JSON is refused instead of deleting
 everything.
+
+Work that grows with a message (parsing it, walking its parts, finding its links,
+encoding a large answer) runs in a worker thread (`Inbox.call`, `json_answer`): in
+``mailcatcher serve`` the SMTP server shares the event loop, and must never wait for a
+web request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import tzinfo
 from email.message import EmailMessage
@@ -31,6 +37,8 @@ INBOX = web.AppKey("inbox", Inbox)
 DEFAULT_LIMIT = 50
 #: Mailpit's 404 body for an unknown message ID.
 MESSAGE_NOT_FOUND = "Message not found"
+#: How long a client may take to send a request body (the JSON of a DELETE or PUT).
+BODY_TIMEOUT = web.AppKey("body_timeout", float)
 
 routes = web.RouteTableDef()
 
@@ -43,6 +51,16 @@ def inbox_of(request: web.Request) -> Inbox:
 def text(body: str, status: int = 200) -> web.Response:
     """A plain-text answer, as Mailpit gives ``ok`` and its errors."""
     return web.Response(text=body, status=status, content_type="text/plain", charset="utf-8")
+
+
+async def json_answer(request: web.Request, build: Callable[[], object]) -> web.Response:
+    """``web.json_response(build())``, built and encoded in a worker thread.
+
+    A message's shape decodes its bodies and checksums its files, and a list of
+    thousands of rows is a large document: neither is the event loop's work.
+    """
+    text = await inbox_of(request).call(lambda: json.dumps(build()))
+    return web.Response(text=text, content_type="application/json")
 
 
 def not_found(what: str = MESSAGE_NOT_FOUND) -> web.Response:
@@ -106,16 +124,15 @@ async def _page(request: web.Request, query: Query | None, *, unlimited_zero: bo
         matched = [entry for entry in matched if entry.stored < moment]
     # Mailpit's list treats limit=0 as "no limit"; its search returns nothing then.
     page = matched[start:] if limit == 0 and unlimited_zero else matched[start : start + limit]
-    return web.json_response(
-        shapes.messages_summary(
-            total=len(everything),
-            unread=inbox.unread(everything),
-            matched=len(matched),
-            matched_unread=inbox.unread(matched),
-            start=start,
-            messages=await inbox.summaries(page),
-        )
+    answer = shapes.messages_summary(
+        total=len(everything),
+        unread=inbox.unread(everything),
+        matched=len(matched),
+        matched_unread=inbox.unread(matched),
+        start=start,
+        messages=await inbox.summaries(page),
     )
+    return await json_answer(request, lambda: answer)
 
 
 @routes.get("/api/v1/messages")
@@ -143,13 +160,24 @@ def _field(data: dict[str, Any], name: str) -> Any:
 
 
 async def _json_body(request: web.Request) -> dict[str, Any] | None:
-    """The request's JSON object; ``{}`` for an empty body, ``None`` when it is not JSON."""
-    raw = await request.read()
+    """The request's JSON object; ``{}`` for an empty body, ``None`` when it is not JSON.
+
+    Raises:
+        web.HTTPRequestTimeout: the body did not arrive within the app's `BODY_TIMEOUT`.
+    """
+    try:
+        raw = await asyncio.wait_for(request.read(), request.app[BODY_TIMEOUT])
+    except asyncio.TimeoutError:
+        raise web.HTTPRequestTimeout(
+            text="Error: the request body did not arrive in time"
+        ) from None
     if not raw.strip():
         return {}
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: a thousand nested arrays (the decoder recurses per level) is
+        # still not a JSON object this API reads; it gets the same 400 as any other.
         return None
     return data if isinstance(data, dict) else None
 
@@ -287,7 +315,7 @@ async def get_message(request: web.Request) -> web.Response:
     inbox = inbox_of(request)
     if not inbox.is_read(loaded.entry):
         inbox.mark_read([loaded.entry.id])
-    return web.json_response(shapes.message(loaded.entry, loaded.parsed))
+    return await json_answer(request, lambda: shapes.message(loaded.entry, loaded.parsed))
 
 
 @routes.get("/api/v1/message/{ID}/headers")
@@ -295,7 +323,7 @@ async def get_headers(request: web.Request) -> web.Response:
     """Every header, names canonical and sorted, values as sent."""
     with _answering_lookup_errors():
         parsed = await inbox_of(request).message(await _resolve(request))
-    return web.json_response(shapes.headers(parsed))
+    return await json_answer(request, lambda: shapes.headers(parsed))
 
 
 @routes.get("/api/v1/message/{ID}/envelope")
@@ -320,7 +348,10 @@ async def get_raw(request: web.Request) -> web.Response:
 @routes.get("/api/v1/message/{ID}/part/{PartID}")
 async def get_part(request: web.Request) -> web.Response:
     """One attached or inline file, always as a download (never shown as a page)."""
-    part = message_helpers.find_part((await load(request)).parsed, request.match_info["PartID"])
+    parsed = (await load(request)).parsed
+    part = await inbox_of(request).call(
+        message_helpers.find_part, parsed, request.match_info["PartID"]
+    )
     if part is None:
         return not_found("Attachment not found")
     attachment = part.attachment
@@ -338,4 +369,5 @@ async def get_part(request: web.Request) -> web.Response:
 @routes.get("/api/v1/message/{ID}/links")
 async def get_links(request: web.Request) -> web.Response:
     """The message's http(s) links, in order (not in Mailpit; nothing is fetched)."""
-    return web.json_response(message_helpers.links((await load(request)).parsed))
+    parsed = (await load(request)).parsed
+    return await json_answer(request, lambda: message_helpers.links(parsed))

@@ -15,7 +15,8 @@ from aiohttp.typedefs import Middleware
 
 from ..store import StrPath
 from . import checks, events, guard, openapi, pages, status
-from .api import INBOX, routes
+from .api import BODY_TIMEOUT, INBOX, routes
+from .connections import IDLE_TIMEOUT, MAX_CONNECTIONS, CappedSite
 from .inbox import Inbox
 
 # The handler modules register their routes on `routes` when imported.
@@ -27,7 +28,10 @@ SHUTDOWN_TIMEOUT = 2.0
 
 
 def create_app(
-    store_path: StrPath, *, basic_auth: tuple[str, str] | None = None
+    store_path: StrPath,
+    *,
+    basic_auth: tuple[str, str] | None = None,
+    body_timeout: float = IDLE_TIMEOUT,
 ) -> web.Application:
     """The inbox page and the API over the store at `store_path`.
 
@@ -36,6 +40,7 @@ def create_app(
     Args:
         store_path: A `MailFile` file or a `MailDir` directory; it need not exist yet.
         basic_auth: ``(user, password)`` to require on every request, or ``None``.
+        body_timeout: Seconds a client may take to send a request body.
 
     Raises:
         NotADirectoryError: `store_path` is a directory but not a Maildir.
@@ -47,6 +52,7 @@ def create_app(
     middlewares.append(guard.same_origin_changes)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BODY)
     app[INBOX] = inbox
+    app[BODY_TIMEOUT] = body_timeout
     app.add_routes(routes)
     app.router.add_static("/static/", pages.STATIC, append_version=False)
     app.on_response_prepare.append(guard.security_headers)
@@ -101,6 +107,8 @@ async def start_web(
     port: int = 8025,
     *,
     basic_auth: tuple[str, str] | None = None,
+    idle_timeout: float = IDLE_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> RunningWeb:
     """Serve the inbox page and the API on the running event loop.
 
@@ -110,18 +118,27 @@ async def start_web(
             (then set `basic_auth`).
         port: The port; 0 lets the system pick a free one (read it from `.port`).
         basic_auth: ``(user, password)`` to require on every request, or ``None``.
+        idle_timeout: Close a connection that sends no complete request (head, or
+            body) for this many seconds (`connections.IDLE_TIMEOUT`).
+        max_connections: Connections open at once; the next is answered ``503``.
 
     Raises:
         OSError: the address cannot be listened on (in use, not local).
         NotADirectoryError: `store_path` is a directory but not a Maildir.
     """
-    app = create_app(store_path, basic_auth=basic_auth)
+    app = create_app(store_path, basic_auth=basic_auth, body_timeout=idle_timeout)
     runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        # aiohttp closes a connection whose request head has not arrived this long
+        # after it opened or after its last answer: silent and slow-loris clients alike.
+        keepalive_timeout=idle_timeout,
     )
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = CappedSite(runner, host, port, max_connections=max_connections)
         await site.start()
     except BaseException:
         with contextlib.suppress(Exception):

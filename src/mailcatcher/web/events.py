@@ -9,6 +9,7 @@ event loop sleeps for the pause the core asks for, or until the store changes.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Generator
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from ..query import MailTimeoutError, Match, timeout_message, waiting
 from . import shapes
-from .api import bad_request, inbox_of, query_of, routes, time_zone
+from .api import bad_request, inbox_of, json_answer, query_of, routes, time_zone
 from .search import QueryError, parse_time
 
 #: A comment line this often keeps proxies and browsers from closing an idle stream.
@@ -108,10 +109,12 @@ async def wait(request: web.Request) -> web.Response:
     try:
         while True:
             version = inbox.version
-            # Each look reads files (blocking): a worker thread's job, as every store call.
-            step = await inbox.call(_step, steps)
+            # Each look reads files (blocking): a worker thread's job, as every store call,
+            # and matches the search: it takes its turn with the other searches.
+            step = await inbox.call_search(_step, steps)
             if isinstance(step, Match):
-                return web.json_response(shapes.message(step.entry, step.message))
+                build = functools.partial(shapes.message, step.entry, step.message)
+                return await json_answer(request, build)
             if inbox.is_closing():
                 raise MailTimeoutError(
                     timeout_message(where, timeout, wanted, await inbox.entries())

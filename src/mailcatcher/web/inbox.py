@@ -1,7 +1,9 @@
 """The store as the web side sees it: asynchronous, watched for changes, searchable.
 
 Store calls block (files, SQLite), and in ``mailcatcher serve`` the SMTP server shares
-the event loop, so every call runs in a worker thread. A watcher looks at the store's
+the event loop, so every call runs in a worker thread. Searches take turns: at most
+`SEARCHES_AT_ONCE` run at a time, so however many a client sends, worker threads stay
+free for listing, reading and the SMTP side's own work. A watcher looks at the store's
 cheap `signature()` ten times a second, so mail written by another process (the stock
 ``aiosmtpd`` command) wakes live pages and waiting requests as surely as `notify()`.
 """
@@ -34,6 +36,9 @@ POLL_INTERVAL = 0.1
 SETTLE = 0.25
 #: Summaries (headers and snippet) kept for list rows; each is well under a kilobyte.
 DETAILS_CACHE = 4096
+#: Searches running at once; the rest wait their turn. asyncio's default executor has
+#: min(32, CPUs + 4) threads: 6 on 2 cores, so 2 searches leave 4 for everything else.
+SEARCHES_AT_ONCE = 2
 
 
 class MessageNotFound(LookupError):
@@ -64,6 +69,25 @@ class Searching:
         return ", ".join(parts) if parts else "any message"
 
 
+class _HeadReader:
+    """Header values of a message for one search, its start read and parsed once.
+
+    The matcher asks for every header its words need of one message before it moves on
+    to the next, so the last message read is the only one kept.
+    """
+
+    def __init__(self, head: Callable[[Entry], EmailMessage | None]) -> None:
+        self._head = head
+        self._id: str | None = None
+        self._parsed: EmailMessage | None = None
+
+    def __call__(self, entry: Entry, name: str) -> list[str]:
+        """Decoded values of header `name` of `entry`; none once it is deleted."""
+        if entry.id != self._id:
+            self._id, self._parsed = entry.id, self._head(entry)
+        return [] if self._parsed is None else header_texts(self._parsed, name)
+
+
 class Inbox:
     """One store, opened for the web: listing, reading, searching, deleting, watching."""
 
@@ -91,6 +115,7 @@ class Inbox:
         self._warm_task: asyncio.Task[None] | None = None
         self._settle: asyncio.TimerHandle | None = None
         self._closing = False
+        self._searches = asyncio.Semaphore(SEARCHES_AT_ONCE)
 
     # --- running in a thread ----------------------------------------------------------
 
@@ -99,6 +124,11 @@ class Inbox:
         return await asyncio.get_running_loop().run_in_executor(
             None, functools.partial(function, *args)
         )
+
+    async def call_search(self, function: Callable[..., T], *args: object) -> T:
+        """`call`, for work that matches a search: waits while `SEARCHES_AT_ONCE` run."""
+        async with self._searches:
+            return await self.call(function, *args)
 
     def store(self) -> Store:
         """The current store; a file path that became a Maildir is reopened as one."""
@@ -243,11 +273,6 @@ class Inbox:
             return None
         return parse_message(head)
 
-    def _headers_of(self, entry: Entry, name: str) -> list[str]:
-        """Decoded values of header `name` (for the search words that need one)."""
-        head = self._head(entry)
-        return [] if head is None else header_texts(head, name)
-
     async def search(
         self, query: Query, entries: list[Entry] | None = None, *, since: float | None = None
     ) -> list[Entry]:
@@ -255,7 +280,7 @@ class Inbox:
         if entries is None:
             entries = await self.entries()
         wanted = self.selector(query, since=since)
-        return await self.call(lambda: wanted.select(self.store(), entries))
+        return await self.call_search(lambda: wanted.select(self.store(), entries))
 
     def selector(self, query: Query, *, since: float | None = None) -> Searching:
         """`query` (and `since`) as a `mailcatcher.query.Selector` over this inbox."""
@@ -266,7 +291,8 @@ class Inbox:
     ) -> list[Entry]:
         """The `entries` of `store` that `query` matches, in order; blocks.
 
-        Run it in a worker thread (`search` does)"""
+        Run it in a worker thread, one of `SEARCHES_AT_ONCE` (`search` does).
+        """
         # In a worker thread: matching 10,000 summaries takes milliseconds the SMTP
         # server on the event loop should not wait for.
         hits = {
@@ -276,7 +302,7 @@ class Inbox:
         passes = query.matcher(
             body_hits=hits,
             read_ids=set(self.read_ids),
-            headers=self._headers_of if query.reads_headers else None,
+            headers=_HeadReader(self._head) if query.reads_headers else None,
         )
         if since is not None:
             entries = [entry for entry in entries if entry.stored >= since]
