@@ -21,9 +21,8 @@ import os
 import re
 from argparse import ArgumentParser
 from collections.abc import Callable
-from email.feedparser import BytesFeedParser
 from email.message import Message as EmailMessageBase
-from email.parser import BytesParser, Parser
+from email.parser import Parser
 from pathlib import Path
 from typing import Any, overload
 
@@ -86,7 +85,7 @@ class _Catcher(Message):
         data = envelope.content
         message: EmailMessageBase
         if isinstance(data, (bytes, bytearray)):
-            message = _parse_bytes(data, self.message_class)
+            message = store.parse_received(bytes(data), self.message_class)
         elif isinstance(data, str):
             message = Parser(self.message_class).parsestr(data)
         else:
@@ -162,36 +161,6 @@ class _Catcher(Message):
 
 #: Messages larger than this (bytes) are parsed and stored in a worker thread.
 THREAD_THRESHOLD = 1024 * 1024
-#: How much of the DATA the parser is fed at a time; see `_parse_bytes`.
-_FEED_CHUNK = 64 * 1024
-
-
-def _parse_bytes(data: bytes | bytearray, message_class: type[EmailMessageBase] | None) -> Any:
-    """Parse DATA bytes in slices, as `email.parser.BytesParser` would, in less memory.
-
-    ``BytesParser.parsebytes`` decodes the whole message to one string and reads it
-    through a `io.StringIO`, which holds four bytes a character: parsing a 25 MiB
-    message peaked at 190 MB. Fed in slices, the same parser peaks at 67 MB
-    (measured with tracemalloc; bench/throughput.py measures the server's RSS).
-    """
-    parser = BytesFeedParser() if message_class is None else BytesFeedParser(message_class)
-    view = memoryview(data)
-    try:
-        for start in range(0, len(view), _FEED_CHUNK):
-            parser.feed(bytes(view[start : start + _FEED_CHUNK]))
-        message = parser.close()
-        if store.too_deep(message):
-            # Writing it back would recurse once per level (see store.MAX_NESTING).
-            raise ValueError(f"MIME parts nested deeper than {store.MAX_NESTING} levels")
-        return message
-    except Exception:
-        # The stdlib parser gives up on some malformed MIME parameters (a TypeError in
-        # decode_params, for one). Keep the message anyway: its headers parsed, its body
-        # stored as it came. Nothing is lost, and a reader can still open it.
-        log.warning("storing a message whose MIME structure cannot be parsed as it came")
-        return BytesParser(message_class or EmailMessageBase).parsebytes(
-            bytes(data), headersonly=True
-        )
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
