@@ -470,3 +470,18 @@ def test_smtp_keeps_answering_while_searches_at_the_cap_run(bulk: Path, tmp_path
     assert hammer.errors == []
     assert waits
     assert max(waits) < SMTP_WITHIN, f"SMTP waited {max(waits):.2f} s for a search"
+
+
+def test_a_request_aiohttp_cannot_parse_is_logged_in_one_line(tmp_path: Path) -> None:
+    # Before: a request line over 8,190 bytes got its 400 and a full traceback in the log
+    # ("Error handling request"), which reads like a crash. The harness fails on any
+    # "Traceback" in the output when the process stops.
+    with web(tmp_path / "latest.mail") as proc:
+        assert proc.http_port is not None
+        with socket.create_connection((HOST, proc.http_port), timeout=30) as sock:
+            sock.sendall(b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(64).startswith(b"HTTP/1.")
+        deadline = time.monotonic() + 30
+        while "answered 400" not in proc.output() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "answered 400" in proc.output()

@@ -19,9 +19,11 @@ SMTP clients timing out. So the web side keeps two rules, as the SMTP side does
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 #: Seconds a connection may spend without a complete request head (or a body).
 IDLE_TIMEOUT = 30.0
@@ -46,6 +48,29 @@ def refusal(max_connections: int) -> bytes:
         "(--http-max-connections); try again when some have closed\n"
     ).encode()
     return _REFUSAL % (len(text), text)
+
+
+class _OneLineForBadRequests(logging.Filter):
+    """aiohttp's log of a request it could not parse, as one line instead of a traceback.
+
+    A request line over 8,190 bytes or a garbage request is the client's mistake: aiohttp
+    answers it ``400`` and logs "Error handling request" with a full traceback, which
+    reads like a crash of ours. The line keeps the client and aiohttp's reason.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            reason = str(error.message).splitlines()[0] if error.message else type(error).__name__
+            said = record.getMessage()
+            record.msg = "%s: answered %s, %s"
+            record.args = (said, error.code, reason[:200])
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_BAD_REQUESTS = _OneLineForBadRequests()
 
 
 class CappedSite(web.BaseSite):
@@ -82,6 +107,7 @@ class CappedSite(web.BaseSite):
 
     async def start(self) -> None:
         """Listen; as `web.TCPSite.start`, with `Counted` around aiohttp's protocol."""
+        logging.getLogger("aiohttp.server").addFilter(_BAD_REQUESTS)  # once: filters are a set
         await super().start()
         server = self._runner.server
         if server is None:
