@@ -45,14 +45,12 @@ async def test_the_stream_reports_mail_written_by_another_writer(tmp_path: Path)
         response = await api.get("/api/events")
         assert response.content_type == "text/event-stream"
         assert b"event: hello" in await next_event(response.content, 5)
-        started = time.monotonic()
         writer = add_later(path, 0.2, "after")
-        event = await next_event(response.content, 5)
-        elapsed = time.monotonic() - started
+        # The watcher looks ten times a second; the bound only says "it came at all".
+        event = await next_event(response.content, 30)
         writer.join()
         response.close()
     assert event.startswith(b"event: change\ndata: {")
-    assert elapsed < 0.2 + 1.0  # the watcher looks ten times a second
 
 
 @async_test
@@ -70,7 +68,7 @@ async def test_notify_wakes_listeners_without_waiting_for_the_watcher(
             add(tmp_path / "mail", mail("new"))
             # From another thread, as an SMTP handler's listener calls it.
             threading.Thread(target=web.notify).start()
-            event = await next_event(response.content, 2)
+            event = await next_event(response.content, 20)  # the watcher alone: 60 s
         assert event.startswith(b"event: change")
     finally:
         await web.close()
@@ -157,12 +155,11 @@ async def test_start_web_on_a_free_port_and_close_ends_open_streams(tmp_path: Pa
         await next_event(response.content, 5)
         waiting = asyncio.ensure_future(session.get(f"{web.url}api/v1/wait?timeout=60"))
         await asyncio.sleep(0.2)
-        started = time.monotonic()
-        await web.close()
-        assert time.monotonic() - started < 2.0
-        await asyncio.wait_for(response.content.read(), 2)  # the stream ended
+        # Closing ends the stream and the 60 s wait at once, not when they would end.
+        await asyncio.wait_for(web.close(), 30)
+        await asyncio.wait_for(response.content.read(), 30)  # the stream ended
         response.close()
-        (await asyncio.wait_for(waiting, 2)).close()
+        (await asyncio.wait_for(waiting, 30)).close()
     finally:
         await session.close()
 
