@@ -93,7 +93,11 @@ def _context(message: Message, raw: bytes | None) -> Context:
     context = Context(message, raw, leaves, containers, capped=capped)
     ids = {id(part): number for number, part in leaves}
     for subtype in ("html", "plain"):
-        body = _body_part(message, subtype)
+        try:
+            body = _body_part(message, subtype)
+        except Exception:  # MIME parameters the stdlib cannot read: check the rest
+            context.capped = True
+            continue
         if body is not None:
             text = part_text(body)
             pair = (ids.get(id(body), "1"), text)
