@@ -35,6 +35,13 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         send(
             server.host,
             server.port,
+            CORPUS["multipart-unclosed"],
+            "bounce@shop.example",
+            ["dora@example.com"],
+        )
+        send(
+            server.host,
+            server.port,
             CORPUS["message-id-missing"],
             "bounce@shop.example",
             ["carl@example.com"],
@@ -62,6 +69,14 @@ def test_an_error_finding_exits_6_and_says_what_to_fix_where(store: Path) -> Non
         "build links from the public site URL, not 'localhost' (loopback)",
         "1 error, 0 warnings, 0 info",
     ]
+
+
+def test_the_stored_bytes_are_checked_too(store: Path) -> None:
+    # The catcher keeps a body as it came: a multipart it got without its close
+    # delimiter is stored without one, and the store's parser reads it as unclosed.
+    result = run_cli("check", str(store), "--to", "dora@example.com")
+    assert result.status == 6, result.err
+    assert "error    multipart-unclosed  header Content-Type: end the multipart" in result.out
 
 
 def test_warnings_alone_exit_0(store: Path) -> None:
