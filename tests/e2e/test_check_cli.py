@@ -138,3 +138,16 @@ def test_help_documents_exit_status_6() -> None:
     assert result.status == 0
     assert "  6    check: the message has an error-severity finding" in result.out
     assert "mailcatcher check mail/" in result.out
+
+
+def test_a_message_file_keeps_its_line_ends_for_the_check(tmp_path: Path) -> None:
+    # A message file (a mail file store of one message, as a client saved it) is read
+    # as it is: its CRLF line ends survive, so a lone LF among them is found.
+    path = tmp_path / "saved.eml"
+    path.write_bytes(CORPUS["bare-line-break"])
+    result = run_cli("check", str(path))
+    assert result.status == 6, result.err
+    assert result.out.splitlines()[1:] == [
+        "error    bare-line-break  line 11: end line 11 with CRLF, not a lone LF",
+        "1 error, 0 warnings, 0 info",
+    ]
