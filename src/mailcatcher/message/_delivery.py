@@ -35,6 +35,7 @@ _TEL_LOCAL = re.compile(r"[0-9A-Fa-f*#().\-]*[0-9*#][0-9A-Fa-f*#().\-]*(?:;[^;\s
 
 
 def links(context: Context) -> Iterator[Finding]:
+    """Every link of the text and HTML bodies, each judged by what it says."""
     seen: set[tuple[str, str]] = set()
     for number, href, text, line in _all_links(context):
         for found in _link_findings(href, text, Location(part=number, line=line, link=href)):
@@ -166,6 +167,7 @@ def _aligned(first: str, second: str) -> bool:
 
 
 def alternative(context: Context) -> Iterator[Finding]:
+    """HTML without a text/plain alternative."""
     if context.html is not None and context.text is None:
         yield finding(
             "html-without-text",
@@ -175,6 +177,7 @@ def alternative(context: Context) -> Iterator[Finding]:
 
 
 def unsubscribe(context: Context) -> Iterator[Finding]:
+    """List-Unsubscribe (RFC 2369) and its one-click partner (RFC 8058)."""
     values = header_texts(context.message, "List-Unsubscribe")
     if not values:
         if any(_is_unsubscribe(anchor) for anchor in context.scan.anchors):
@@ -210,6 +213,7 @@ def _is_unsubscribe(anchor: Anchor) -> bool:
 
 
 def html_size(context: Context) -> Iterator[Finding]:
+    """HTML over Gmail's 102 KB clipping limit."""
     if context.html is None:
         return
     size = len(context.html[1].encode("utf-8", "replace"))
@@ -223,6 +227,7 @@ def html_size(context: Context) -> Iterator[Finding]:
 
 
 def images(context: Context) -> Iterator[Finding]:
+    """Images without alt text (tracking pixels need none)."""
     if context.html is None:
         return
     for image in context.scan.images:
@@ -235,6 +240,7 @@ def images(context: Context) -> Iterator[Finding]:
 
 
 def alignment(context: Context) -> Iterator[Finding]:
+    """From's domain against the envelope sender's (DMARC alignment, RFC 7489 3.1)."""
     sender = _envelope(context.message, "X-MailFrom") or ""
     values = raw_values(context.message, "From")
     if not sender or len(values) != 1:
@@ -257,6 +263,7 @@ def alignment(context: Context) -> Iterator[Finding]:
 
 
 def clients(context: Context) -> Iterator[Finding]:
+    """Features a major client family drops (caniemail.com data), harmless ones aside."""
     if context.html is None or context.support is None:
         return
     number = context.html[0]

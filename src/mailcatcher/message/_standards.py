@@ -44,6 +44,7 @@ def raw_values(message: Message, name: str) -> list[str]:
 
 
 def from_header(context: Context) -> Iterator[Finding]:
+    """From: present (RFC 5322 3.6), once, holding addr-specs."""
     values = raw_values(context.message, "From")
     if not values:
         yield finding("from-missing", "add a From header: who the mail is from", Location("From"))
@@ -63,6 +64,7 @@ def from_header(context: Context) -> Iterator[Finding]:
 
 
 def date(context: Context) -> Iterator[Finding]:
+    """Date: present (RFC 5322 3.6), once, a date-time with its zone (3.3)."""
     values = raw_values(context.message, "Date")
     if not values:
         yield finding(
@@ -81,6 +83,7 @@ def date(context: Context) -> Iterator[Finding]:
 
 
 def message_id(context: Context) -> Iterator[Finding]:
+    """Message-ID: present (RFC 5322 3.6.4 SHOULD), once, as <left@right>."""
     values = raw_values(context.message, "Message-ID")
     if not values:
         yield finding(
@@ -97,6 +100,7 @@ def message_id(context: Context) -> Iterator[Finding]:
 
 
 def mime_version(context: Context) -> Iterator[Finding]:
+    """MIME-Version wherever a MIME header is used (RFC 2045 4)."""
     message = context.message
     names = {name.lower() for name in message}
     uses_mime = bool(names & {"content-type", "content-transfer-encoding"})
@@ -171,6 +175,7 @@ def _encoded_word_problem(value: str) -> str | None:
 
 
 def multiparts(context: Context) -> Iterator[Finding]:
+    """Multiparts without their close delimiter or their boundary (RFC 2046 5.1.1)."""
     for number, part in context.containers:
         for defect in part.defects:
             if isinstance(defect, email_errors.CloseBoundaryNotFoundDefect):
