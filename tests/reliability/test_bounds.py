@@ -305,3 +305,20 @@ def test_commands_pipelined_after_the_data_are_answered(tmp_path: Path) -> None:
     found = get_latest_message(store, subject="second")
     assert found is not None
     assert found.get_payload() == ".dot\n"  # dot-stuffing undone (RFC 5321 4.5.2)
+
+
+@pytest.mark.parametrize("piece", ["<a ", "</a ", '<a b="', "<a"])
+def test_html_with_tags_that_never_end_takes_linear_time(piece: str) -> None:
+    # Before: 8,000 "<a " took 6 s in the HTML reader behind links(), the Text tab and
+    # `mailcatcher show`; 64 KB of them minutes. This bounds a hang, not a speed.
+    code = (
+        "from mailcatcher.message._html import html_to_text\n"
+        "from mailcatcher.message import links\n"
+        "from email.message import EmailMessage\n"
+        f"html = {piece!r} * 60_000 + 'see https://example.com/x'\n"
+        "html_to_text(html)\n"
+        "message = EmailMessage()\n"
+        "message.set_content(html, subtype='html')\n"
+        "links(message)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
