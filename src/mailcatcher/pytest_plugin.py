@@ -18,14 +18,23 @@ its teardown empties the Maildir, so one test's mail never shows up in another's
 Maildir per test was measured too: creating each one's SQLite index costs 4-40 ms of
 ``fdatasync`` on an ordinary disk, over the 3 ms budget.
 
+For its test, `mailcatcher` also points Django's mail at the server when the app
+configured Django, points a Flask app at it on request (`Mailcatcher.configure_flask`;
+both in `mailcatcher.frameworks`), and takes faults (`Mailcatcher.fail_next`, see
+`mailcatcher.faults`); all of it is undone when the test ends. Async tests await
+`Mailcatcher.wait_for_message_async`, the same wait driven without blocking their loop.
+
 The server modules are imported when a fixture is first used, so that having the
 plugin installed costs a pytest run that sends no mail as little as possible.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import re
+import sys
 import threading
 from collections.abc import Iterable
 from email.message import EmailMessage, Message
@@ -34,7 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import query
+from . import frameworks, query
+from .faults import Fault
 from .store import Entry, MaildirStore, Store, sort_newest_first
 
 if TYPE_CHECKING:
@@ -47,7 +57,8 @@ __all__ = ["MailTimeoutError", "Mailcatcher", "MailcatcherFactory"]
 
 _MARKER_HELP = (
     "mailcatcher(**options): options for the server behind the `mailcatcher` fixture, "
-    "fields of mailcatcher.server.ServerOptions (e.g. tls=True, auth_required=True)"
+    "fields of mailcatcher.server.ServerOptions (e.g. tls=True, auth_required=True, "
+    "django=False, faults=[Fault.fail('RCPT', '550 5.1.1 No such user')])"
 )
 
 
@@ -77,12 +88,18 @@ class _TestMail(Store):
         self._maildir = maildir
         self._arrived = threading.Condition()
         self._entries: list[Entry] = []  # oldest first, as they arrived
+        # Async waits pausing now: each event is set on its own loop's thread.
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
 
     def report(self, entry: Entry) -> None:
         """Report a stored message (from the server's thread); wakes waiting tests."""
         with self._arrived:
             self._entries.append(entry)
             self._arrived.notify_all()
+            for loop, event in self._waiters:
+                # An asyncio.Event is not thread-safe: set it on the loop that awaits it.
+                with contextlib.suppress(RuntimeError):  # that loop closed meanwhile
+                    loop.call_soon_threadsafe(event.set)
 
     def add(self, message: Message, *, keep: int | None = None) -> Entry:
         """Store `message` in the Maildir as this test's."""
@@ -129,6 +146,19 @@ class _TestMail(Store):
         """Sleep up to `seconds`, waking the moment a message is reported."""
         with self._arrived:
             self._arrived.wait(seconds)
+
+    async def pause_async(self, seconds: float) -> None:
+        """`pause` for a coroutine: the running loop stays free meanwhile."""
+        waiter = (asyncio.get_running_loop(), asyncio.Event())
+        with self._arrived:
+            self._waiters.append(waiter)
+        try:
+            await asyncio.wait_for(waiter[1].wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            with self._arrived:
+                self._waiters.remove(waiter)
 
 
 class _Server:
@@ -210,6 +240,35 @@ class Mailcatcher:
         self.options: ServerOptions = server.server.options
         self._server = server
         self._mail = _TestMail(server.maildir)
+        self._connections = server.server.connections_made
+        self._django: frameworks.DjangoWiring | None = None
+        self._flask: list[frameworks.FlaskWiring] = []
+        self._flask_dispatches: frameworks.FlaskDispatches | None = None
+        if "flask_mail" in sys.modules:
+            self._flask_dispatches = frameworks.FlaskDispatches()
+
+    def _target(self) -> frameworks.Target:
+        return frameworks.Target(
+            self.host, self.port, self.options.tls, self.options.auth_required, self.ca_path
+        )
+
+    def _wire_django(self) -> None:
+        """Point Django's mail at this server until the test ends (Django configured)."""
+        if frameworks.django_configured():
+            self._django = frameworks.DjangoWiring(self._target())
+
+    def _unwire(self) -> None:
+        """Undo every framework setting and fault of the test that ends."""
+        self._server.server.faults.clear()
+        wirings, self._flask = self._flask, []
+        for wiring in reversed(wirings):
+            wiring.restore()
+        if self._django is not None:
+            self._django.restore()
+            self._django = None
+        if self._flask_dispatches is not None:
+            self._flask_dispatches.close()
+            self._flask_dispatches = None
 
     def __repr__(self) -> str:
         return f"<Mailcatcher {self.host}:{self.port} {len(self.entries)} message(s)>"
@@ -260,16 +319,105 @@ class Mailcatcher:
 
         Raises:
             MailTimeoutError: nothing matched within `timeout` seconds; the message
-                lists what did arrive (recipients, sender, subject).
+                lists what did arrive (recipients, sender, subject), or when nothing
+                did, where the mail probably went.
+            RuntimeError: called inside a running event loop (an async test), which
+                it would block: await `wait_for_message_async` there.
+        """
+        __tracebackhide__ = True
+        query.refuse_in_event_loop(
+            "mailcatcher.wait_for_message", "mailcatcher.wait_for_message_async"
+        )
+        wanted = query.Filter(to=to, sender=sender, subject=subject)
+        try:
+            found = query.wait(
+                self._mail, wanted, timeout, where=self._where(), pause=self._mail.pause
+            )
+        except query.MailTimeoutError as error:
+            raise self._timeout_error(error) from None
+        return found.message
+
+    async def wait_for_message_async(
+        self,
+        timeout: float = 5.0,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+    ) -> EmailMessage:
+        """`wait_for_message` for async tests: the same filters, result and error.
+
+        Never blocks the running event loop, so a task that sends runs meanwhile; wakes
+        the moment the server stores a message. Works under pytest-asyncio and anyio's
+        pytest plugin (asyncio backend).
+
+        Raises:
+            MailTimeoutError: as `wait_for_message`.
         """
         __tracebackhide__ = True
         wanted = query.Filter(to=to, sender=sender, subject=subject)
-        where = f"{self.host}:{self.port} during this test"
         try:
-            found = query.wait(self._mail, wanted, timeout, where=where, pause=self._mail.pause)
+            found = await query.wait_async(
+                self._mail, wanted, timeout, where=self._where(), pause=self._mail.pause_async
+            )
         except query.MailTimeoutError as error:
-            raise MailTimeoutError(*error.args) from None
+            raise self._timeout_error(error) from None
         return found.message
+
+    def _where(self) -> str:
+        return f"{self.host}:{self.port} during this test"
+
+    def _timeout_error(self, error: query.MailTimeoutError) -> MailTimeoutError:
+        """The fixture's timeout error: the core's text, and hints when nothing came."""
+        text = str(error.args[0]) if error.args else ""
+        if not self._mail.oldest_first():
+            text += "".join(f"\nhint: {hint}" for hint in self._hints())
+        return MailTimeoutError(text)
+
+    def _hints(self) -> list[str]:
+        """Where this test's mail probably went, when none arrived (for error messages)."""
+        found = [frameworks.django_hint()]
+        if self._flask_dispatches is not None:
+            found.append(self._flask_dispatches.hint())
+        if self._server.server.connections_made == self._connections:
+            found.append(
+                f"nothing connected to {self.host}:{self.port} during this test: is the app "
+                f"sending to another host or port? (mailcatcher.host, mailcatcher.port)"
+            )
+        return [hint for hint in found if hint is not None]
+
+    def configure_flask(self, app: frameworks.FlaskApp) -> None:
+        """Point a Flask app's Flask-Mail at this server until the test ends.
+
+        Sets ``MAIL_SERVER``, ``MAIL_PORT``, ``MAIL_USE_TLS`` (when the server offers
+        STARTTLS), a login when it requires one, and ``MAIL_SUPPRESS_SEND = False``
+        (Flask-Mail suppresses sending while ``TESTING`` is on); works before or after
+        ``Mail(app)``. The app's settings come back when the test ends.
+        """
+        self._flask.append(frameworks.FlaskWiring(app, self._target()))
+
+    def fail_next(
+        self, command: str, reply: str = "451 4.3.0 Try again later", times: int | None = 1
+    ) -> None:
+        """The next `times` uses of `command` get `reply` instead of the normal answer.
+
+        `command` is ``"MAIL"``, ``"RCPT"``, ``"DATA"`` (the reply after the end of data:
+        the message is not stored), ``"AUTH"``, ``"STARTTLS"`` or ``"CONNECT"`` (the
+        greeting; the server then closes the connection). ``times=None``: every use
+        during this test. Faults end with the test.
+
+        Raises:
+            ValueError: an unknown command, or a reply that is not ``4xx``/``5xx`` text.
+        """
+        self._server.server.faults.add(Fault.fail(command, reply, times))
+
+    def drop_next(self, command: str, times: int | None = 1) -> None:
+        """At the next `times` uses of `command`, the server closes the connection."""
+        self._server.server.faults.add(Fault.drop(command, times))
+
+    def delay_next(self, command: str, seconds: float, times: int | None = 1) -> None:
+        """The reply to the next `times` uses of `command` comes `seconds` late."""
+        self._server.server.faults.add(Fault.delay(command, seconds, times))
 
     def clear(self) -> None:
         """Forget and delete every message caught so far in this test."""
@@ -364,7 +512,12 @@ class _Servers:
         return self._directory / f"{self._count:03d}-{safe}"
 
     def get(self, options: ServerOptions) -> _Server:
-        """The running server with `options`, started on first use."""
+        """The running server with `options`, started on first use.
+
+        A test's faults and framework wiring are set per test, not by starting another
+        server: servers differ only in what they serve.
+        """
+        options = dataclasses.replace(options, django=True, faults=())
         key = dataclasses.astuple(options)
         server = self._servers.get(key)
         if server is None:
@@ -435,8 +588,9 @@ def mailcatcher(
             )
         try:
             options = _with_options(options, marker.kwargs, "@pytest.mark.mailcatcher")
-        except TypeError as error:
-            pytest.fail(str(error), pytrace=False)
+            options.check()
+        except (TypeError, ValueError) as error:
+            pytest.fail(f"@pytest.mark.mailcatcher: {error}", pytrace=False)
     server = _mailcatcher_servers.get(options)
     caught = Mailcatcher(server)
     # The shared Maildir is emptied before and after each test, so that `path` holds
@@ -444,9 +598,15 @@ def mailcatcher(
     server.maildir.clear()
     server.attach(caught)
     try:
+        for fault in options.faults:
+            server.server.faults.add(fault)
+        # pytest-django's `mailoutbox` asks for Django's in-memory backend: leave it.
+        if options.django and "mailoutbox" not in request.fixturenames:
+            caught._wire_django()
         yield caught
     finally:
         server.detach()
+        caught._unwire()
         server.maildir.clear()
     caught._fail_on_errors()
 
@@ -478,8 +638,11 @@ class MailcatcherFactory:
     def _stop(self) -> list[Mailcatcher]:
         """Stop every server made; return their views, to check their errors."""
         made, self._made = self._made, []
-        for server, _ in made:
-            server.stop()
+        for server, caught in made:
+            try:
+                caught._unwire()
+            finally:
+                server.stop()
         return [caught for _, caught in made]
 
 

@@ -24,6 +24,7 @@ import socket
 import ssl
 import tempfile
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from aiosmtpd.smtp import (
     TLSSetupException,
     syntax,
 )
+
+from .faults import Fault, Faults
 
 __all__ = [
     "DEFAULT_DATA_SIZE_LIMIT",
@@ -92,6 +95,12 @@ class ServerOptions:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     #: Accept RFC 6531 internationalized addresses and headers.
     enable_SMTPUTF8: bool = True
+    #: Faults queued when the server starts (`mailcatcher.faults`); the pytest fixture
+    #: queues them again for each test instead.
+    faults: Sequence[Fault] = ()
+    #: The pytest fixture points Django's mail settings at the server during each test
+    #: (when the app configured Django); no effect elsewhere.
+    django: bool = True
 
     def check(self) -> None:
         """Raise `ValueError` naming the first option that cannot work."""
@@ -107,6 +116,12 @@ class ServerOptions:
             raise ValueError(f"max_connections must be at least 1, got {self.max_connections}")
         if not self.timeout > 0:
             raise ValueError(f"timeout must be more than 0 seconds, got {self.timeout}")
+        for fault in self.faults:
+            if not isinstance(fault, Fault):
+                raise ValueError(
+                    f"faults holds mailcatcher.faults.Fault values "
+                    f"(Fault.fail('RCPT', '550 5.1.1 No such user')), got {fault!r}"
+                )
 
 
 def _accept_any(
@@ -329,6 +344,7 @@ class _SMTP(SMTP):
             # After STARTTLS aiosmtpd calls this again with the TLS transport.
             super().connection_made(transport)
             return
+        self._running.connections_made += 1
         connections = self._running.connections
         if len(connections) >= self._max_connections:
             # RFC 5321 3.8: a server that cannot serve now answers 421 and closes;
@@ -354,7 +370,66 @@ class _SMTP(SMTP):
         super().connection_lost(error)
         self._running.connection_gone()
 
+    async def _fault(self, command: str) -> bool:
+        """Apply the fault queued for this use of `command`; whether it took the reply.
+
+        A delay holds the reply back and lets the command run; a failure answers the
+        fault's reply instead; a drop closes the connection without a word.
+        """
+        fault = self._running.faults.take(command)
+        if fault is None:
+            return False
+        if fault.action == "delay":
+            await asyncio.sleep(fault.seconds)
+            return False
+        if fault.action == "fail":
+            await self.push(fault.reply)
+        # A failed greeting ends the session too (RFC 5321 3.1: after a 554 greeting the
+        # server waits for QUIT; a test's client should just see it).
+        if (fault.action == "drop" or command == "CONNECT") and self.transport is not None:
+            self.transport.close()
+        return True
+
+    async def _handle_client(self) -> None:
+        if await self._fault("CONNECT"):
+            return
+        await super()._handle_client()
+
+    async def smtp_MAIL(self, arg: str | None) -> None:
+        if await self._fault("MAIL"):
+            return
+        await super().smtp_MAIL(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        if await self._fault("AUTH"):
+            return
+        await super().smtp_AUTH(arg)
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if await self._fault("STARTTLS"):
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def _call_handler_hook(self, command: str, *args: Any) -> Any:
+        # The end of DATA: a fault answers before the handler stores the message, so a
+        # refused message is not stored (RFC 5321 4.1.1.4: the reply to the end of
+        # data is the server's acceptance or refusal of the message).
+        if command == "DATA":
+            fault = self._running.faults.take("DATA")
+            if fault is not None and fault.action == "drop":
+                if self.transport is not None:
+                    self.transport.close()
+                # Nothing is answered: connection_lost() cancels this task meanwhile.
+                await self.loop.create_future()
+            if fault is not None and fault.action == "fail":
+                return fault.reply
+            if fault is not None:
+                await asyncio.sleep(fault.seconds)
+        return await super()._call_handler_hook(command, *args)
+
     async def smtp_RCPT(self, arg: str | None) -> None:
+        if await self._fault("RCPT"):
+            return
         envelope = self.envelope
         if (
             envelope is not None
@@ -419,6 +494,10 @@ class RunningSMTP:
             self.cert_path = tls_directory / "server.pem"
             self.ca_path = tls_directory / "ca.pem"
         self.connections: set[_SMTP] = set()
+        #: Connections accepted since the server started (refused ones too).
+        self.connections_made = 0
+        #: The faults the server applies (`mailcatcher.faults`): tests and Chaos add them.
+        self.faults = Faults()
         self._all_gone: asyncio.Event | None = None
         self._closed = False
 
@@ -525,6 +604,8 @@ async def start_smtp(handler: Any, options: ServerOptions | None = None) -> Runn
             shutil.rmtree(tls_directory, ignore_errors=True)
         raise
     running = RunningSMTP(loop, server, tls_directory)
+    for fault in options.faults:
+        running.faults.add(fault)
     log.info("SMTP server listening on %s:%d", running.host, running.port)
     return running
 
@@ -604,6 +685,16 @@ class ThreadedSMTP:
     def cert_path(self) -> Path | None:
         """The server's certificate chain; ``None`` without TLS."""
         return self.running.cert_path
+
+    @property
+    def faults(self) -> Faults:
+        """The server's fault table: ``server.faults.add(Fault.fail("RCPT", "550 ..."))``."""
+        return self.running.faults
+
+    @property
+    def connections_made(self) -> int:
+        """Connections accepted since the server started."""
+        return self.running.connections_made
 
     def start(self, timeout: float = 30.0) -> None:
         """Start the thread and return once the server listens.

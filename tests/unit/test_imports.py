@@ -28,9 +28,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "store": frozenset({"message"}),
     "query": frozenset({"store", "message"}),
     "catcher": frozenset({"store", "query"}),
-    "server": frozenset({"catcher", "store"}),
-    "pytest_plugin": frozenset({"server", "query", "store", "message", "catcher"}),
-    "web": frozenset({"query", "store", "message"}),
+    "faults": frozenset(),
+    "frameworks": frozenset(),
+    "server": frozenset({"catcher", "store", "faults"}),
+    "pytest_plugin": frozenset(
+        {"server", "query", "store", "message", "catcher", "faults", "frameworks"}
+    ),
+    "web": frozenset({"query", "store", "message", "faults"}),
     "cli": frozenset(
         {"message", "store", "query", "catcher", "server", "pytest_plugin", "web", "__init__"}
     ),
