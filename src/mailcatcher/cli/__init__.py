@@ -410,6 +410,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         http_auth=args.http_auth,
         http_limits=_http_limits(args),
         quiet=args.quiet,
+        enable_chaos=args.enable_chaos,
     )
     return _serve.serve(config)
 
@@ -523,6 +524,12 @@ def _parser() -> argparse.ArgumentParser:
             help=text,
         )
     serve.add_argument("-q", "--quiet", action="store_true", help="no line per caught message")
+    serve.add_argument(
+        "--enable-chaos",
+        action="store_true",
+        help="serve Mailpit's Chaos API (PUT /api/v1/chaos): SMTP errors at MAIL, RCPT, "
+        "AUTH with a probability (default: off)",
+    )
 
     web = _subcommand(
         commands,

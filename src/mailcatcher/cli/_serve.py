@@ -65,6 +65,8 @@ class ServeConfig:
     http_limits: dict[str, Any] = field(default_factory=dict)
     #: Print no line per caught message.
     quiet: bool = False
+    #: Serve Mailpit's Chaos API (``/api/v1/chaos``) over the SMTP server's faults.
+    enable_chaos: bool = False
 
 
 def import_start_web() -> Callable[..., Any] | None:
@@ -245,7 +247,12 @@ async def _serve(
             host, port = config.http or DEFAULT_HTTP
             try:
                 web = await start_web(
-                    directory, host, port, basic_auth=config.http_auth, **config.http_limits
+                    directory,
+                    host,
+                    port,
+                    basic_auth=config.http_auth,
+                    chaos_faults=smtp.faults if config.enable_chaos else None,
+                    **config.http_limits,
                 )
             except OSError as error:
                 raise _cannot_listen("HTTP", host, port, error, "--http") from None
@@ -259,6 +266,8 @@ async def _serve(
         if not config.quiet:
             handler.listeners.append(console.arrival)
         features = ["AUTH: any user and password", "SMTPUTF8"]
+        if config.enable_chaos:
+            features.append("Chaos API on")
         if smtp.ca_path is not None:
             features.append(f"STARTTLS, CA {smtp.ca_path}")
         kept = f"keeping the newest {config.keep}" if config.keep else "keeping every message"

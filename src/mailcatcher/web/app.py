@@ -13,14 +13,15 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from ..faults import Faults
 from ..store import StrPath
-from . import checks, events, guard, openapi, pages, status
+from . import chaos, checks, events, guard, openapi, pages, status
 from .api import BODY_TIMEOUT, INBOX, routes
 from .connections import IDLE_TIMEOUT, MAX_CONNECTIONS, CappedSite
 from .inbox import Inbox
 
 # The handler modules register their routes on `routes` when imported.
-_HANDLER_MODULES = (checks, events, openapi, pages, status)
+_HANDLER_MODULES = (chaos, checks, events, openapi, pages, status)
 #: Request bodies here are small JSON objects; anything bigger is a mistake.
 MAX_REQUEST_BODY = 1024 * 1024
 #: How long closing waits for requests still running; streams are ended first.
@@ -32,6 +33,7 @@ def create_app(
     *,
     basic_auth: tuple[str, str] | None = None,
     body_timeout: float = IDLE_TIMEOUT,
+    chaos_faults: Faults | None = None,
 ) -> web.Application:
     """The inbox page and the API over the store at `store_path`.
 
@@ -52,6 +54,8 @@ def create_app(
     middlewares.append(guard.same_origin_changes)
     app = web.Application(middlewares=middlewares, client_max_size=MAX_REQUEST_BODY)
     app[INBOX] = inbox
+    if chaos_faults is not None:
+        app[chaos.CHAOS] = chaos_faults
     app[BODY_TIMEOUT] = body_timeout
     app.add_routes(routes)
     app.router.add_static("/static/", pages.STATIC, append_version=False)
@@ -107,6 +111,7 @@ async def start_web(
     port: int = 8025,
     *,
     basic_auth: tuple[str, str] | None = None,
+    chaos_faults: Faults | None = None,
     idle_timeout: float = IDLE_TIMEOUT,
     max_connections: int = MAX_CONNECTIONS,
 ) -> RunningWeb:
@@ -126,7 +131,9 @@ async def start_web(
         OSError: the address cannot be listened on (in use, not local).
         NotADirectoryError: `store_path` is a directory but not a Maildir.
     """
-    app = create_app(store_path, basic_auth=basic_auth, body_timeout=idle_timeout)
+    app = create_app(
+        store_path, basic_auth=basic_auth, body_timeout=idle_timeout, chaos_faults=chaos_faults
+    )
     runner = web.AppRunner(
         app,
         handle_signals=False,
