@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,22 @@ class _Console:
             except (OSError, ValueError):
                 self.gone = True
                 _discard_stdout()
+            finally:
+                self._lines.task_done()
+
+    def finish(self, timeout: float = 1.0) -> None:
+        """Let the printer write the lines still queued, for at most `timeout` seconds.
+
+        Called on the way out, once no more mail can arrive: a message stored just before
+        Ctrl-C or SIGTERM still gets its line.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lines.all_tasks_done:
+            while self._lines.unfinished_tasks and not self.gone:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._lines.all_tasks_done.wait(remaining)
 
 
 #: Arrival lines waiting for a slow reader before new ones are dropped.
@@ -237,6 +254,8 @@ async def _serve(
         ) from None
     async with contextlib.AsyncExitStack() as cleanup:
         cleanup.callback(handler.close)
+        # Runs once the SMTP server has closed (the stack unwinds in reverse).
+        cleanup.callback(console.finish)
         options = config.options
         try:
             smtp = await start_smtp(handler, options)
