@@ -23,6 +23,7 @@ import signal
 import smtplib
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -215,6 +216,49 @@ def test_disk_full(kind: str, small_disk: Path, tmp_path: Path) -> None:
         assert send(proc, "after")[0] == 250
         assert stored(kind, store) == (["after"] if kind == "mailfile" else ["after", "before"])
         assert leftovers(kind, store) == []
+
+
+@pytest.fixture
+def two_mib_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs; skipped where mounting is not allowed."""
+    box = tmp_path / "disk"
+    box.mkdir()
+    if not _mount_tmpfs(box, "2m"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield box
+    finally:
+        subprocess.run(["umount", "-l", str(box)], check=False)
+
+
+@pytest.mark.parametrize("kind", ["maildir", "serve"])
+def test_a_full_disk_heals_once_mail_is_deleted(
+    kind: str, two_mib_disk: Path, tmp_path: Path
+) -> None:
+    # Before (#11): on a 2 MiB disk the index's write-ahead log grew to fill it and never
+    # shrank, so after "delete all" and a restart every message still got 451.
+    store = store_path(kind, two_mib_disk)
+    with catcher(kind, two_mib_disk, tmp_path / "server.log") as proc:
+        for number in range(400):  # about 8 MB offered to a 2 MiB disk
+            code, text = send(proc, f"fill{number}", size=20_000)
+            if code != 250:
+                assert_transient((code, text))
+                break
+        else:
+            pytest.fail("a 2 MiB disk took 8 MB of mail")
+    cleared = subprocess.run(
+        [sys.executable, "-m", "mailcatcher", "clear", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert cleared.returncode == 0, cleared.stderr
+    with catcher(kind, two_mib_disk, tmp_path / "server2.log") as proc:
+        for number in range(5):
+            code, text = send(proc, f"after{number}", size=20_000)
+            assert code == 250, (number, code, text)
+    assert sorted(stored(kind, store)) == [f"after{number}" for number in range(5)]
 
 
 def _limit_file_size() -> None:

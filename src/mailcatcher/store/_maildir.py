@@ -65,8 +65,11 @@ _WRITER_WAIT = 1.0
 _READER_WAIT = 10.0
 #: Free space in the index that a clear gives back to the disk (VACUUM).
 _VACUUM_FREE = 1024 * 1024
-#: Bytes of write-ahead log kept after a checkpoint (SQLite's journal_size_limit).
-_WAL_LIMIT = 1024 * 1024
+#: Bytes of write-ahead log kept after a checkpoint (SQLite's journal_size_limit), and
+#: the pages after which SQLite checkpoints (wal_autocheckpoint; its default, 1,000
+#: pages, let the log reach 4 MB: on a 2 MiB disk it filled the disk and never shrank).
+_WAL_LIMIT = 256 * 1024
+_WAL_PAGES = 64
 _COLUMNS = "id, stored, sender, recipients, subject, from_header, to_header, size, attachments"
 
 
@@ -141,6 +144,7 @@ class MaildirStore(Store):
                 # The write-ahead log is cut back to this after each checkpoint: left
                 # alone it keeps its largest size, and on a full disk it never shrank.
                 db.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT}")
+                db.execute(f"PRAGMA wal_autocheckpoint = {_WAL_PAGES}")
             except sqlite3.DatabaseError as error:
                 db.close()
                 if not create:
