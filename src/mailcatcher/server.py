@@ -336,6 +336,26 @@ class _SMTP(SMTP):
                 address = written
         return address, rest
 
+    async def challenge_auth(
+        self,
+        challenge: str | bytes,
+        encode_to_b64: bool = True,
+        log_client_response: bool = False,
+    ) -> Any:
+        """aiosmtpd's AUTH challenge, with an over-long answer refused instead of crashing.
+
+        aiosmtpd reads the answer with ``readline()``, which raises `ValueError` for a
+        line over its limit: the exchange ended in a traceback in the log. Such an answer
+        now fails the login and the connection goes on.
+        """
+        try:
+            return await super().challenge_auth(challenge, encode_to_b64, log_client_response)
+        except ValueError:  # the stream's "chunk is longer than limit"; the line is dropped
+            # RFC 4954 4: "If the client's response is too long ... 500 5.5.6". aiosmtpd
+            # treats a MISSING answer as handled: this is the one reply.
+            await self.push("500 5.5.6 Authentication Exchange line is too long")
+            return MISSING
+
     def _create_session(self) -> Session:
         return _Session(self.loop)
 

@@ -322,3 +322,22 @@ def test_html_with_tags_that_never_end_takes_linear_time(piece: str) -> None:
         "links(message)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_an_over_long_auth_answer_fails_the_login_not_the_server(tmp_path: Path) -> None:
+    # Found by the fuzzed sessions in CI: aiosmtpd read the answer to an AUTH LOGIN
+    # challenge with readline(), which raised for a line over its limit, and the
+    # exchange ended in a traceback in serve's log (the harness fails on one).
+    with (
+        catcher("serve", tmp_path / "mail") as proc,
+        socket.create_connection(("127.0.0.1", proc.port), timeout=30) as sock,
+    ):
+        _reply(sock)
+        sock.sendall(b"EHLO a\r\n")
+        _reply(sock)
+        sock.sendall(b"AUTH LOGIN\r\n")
+        assert _reply(sock).startswith(b"334")
+        sock.sendall(b"T" * 5000 + b"\r\n")
+        assert _reply(sock).startswith(b"500 5.5.6")
+        sock.sendall(b"NOOP\r\n")
+        assert _reply(sock).startswith(b"250")
