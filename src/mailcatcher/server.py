@@ -19,6 +19,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import re
 import shutil
 import socket
 import ssl
@@ -153,6 +154,9 @@ class _Session(Session):
         self._login_data = value
 
 
+#: An address as written on the wire with nothing around it: no spaces, comments,
+#: brackets, commas or quotes (those are aiosmtpd's parser's to read).
+_BARE_ADDRESS = re.compile(r"[^\s()<>,;:\\\"\[\]@]+@[^\s()<>,;:\\\"\[\]@]+")
 #: How much of a DATA transfer is read at a time.
 _DATA_CHUNK = 256 * 1024
 
@@ -275,9 +279,12 @@ class _SMTP(SMTP):
             if problem is None:
                 # Complete lines since the last look, and the line still arriving.
                 lines = buffer[line_start:last].split(b"\r\n")
-                if max(map(len, lines)) + 2 > line_limit:
+                arriving = lines.pop()  # no CRLF yet; a CR at its end may be the CRLF's
+                longest = max(map(len, lines), default=0)
+                longest = max(longest, len(arriving) - arriving.endswith(b"\r"))
+                if longest + 2 > line_limit:
                     problem = "500 Line too long (see RFC5321 4.5.3.1.6)"
-                line_start = last - len(lines[-1])
+                line_start = last - len(arriving)
             if problem is None and size_limit and dropped + last - 2 > size_limit:
                 problem = "552 Error: Too much mail data"
             if end >= 0:
@@ -289,7 +296,10 @@ class _SMTP(SMTP):
                 if problem is not None:
                     return b"", problem
                 del buffer[end + 2 :]
-                return bytes(buffer.replace(b"\r\n..", b"\r\n.")[2:]), None
+                # RFC 5321 4.5.2: "If the first character is a period and there are other
+                # characters on the line, the first character is deleted." The terminator
+                # is already cut off, so every CRLF-period here starts such a line.
+                return bytes(buffer.replace(b"\r\n.", b"\r\n")[2:]), None
             if problem is not None:
                 # Past a limit nothing is kept: only the tail a terminator may start in.
                 keep = min(len(buffer), 4)
@@ -298,6 +308,7 @@ class _SMTP(SMTP):
                 line_start = 0
             searched = max(len(buffer) - 4, 0)
 
+    @syntax("NOOP [ignored]")
     async def smtp_NOOP(self, arg: str) -> None:
         """NOOP, without counting as activity: a client sending only NOOPs goes idle.
 
@@ -306,10 +317,28 @@ class _SMTP(SMTP):
         self._keep_deadline()
         await super().smtp_NOOP(arg)
 
+    @syntax("RSET")
     async def smtp_RSET(self, arg: str) -> None:
         """RSET, without counting as activity (see `smtp_NOOP`)."""
         self._keep_deadline()
         await super().smtp_RSET(arg)
+
+    @syntax("HELP [command]")
+    async def smtp_HELP(self, arg: str) -> None:
+        """HELP, without counting as activity (see `smtp_NOOP`)."""
+        self._keep_deadline()
+        await super().smtp_HELP(arg)
+
+    @syntax("VRFY <address>")
+    async def smtp_VRFY(self, arg: str) -> None:
+        """VRFY, without counting as activity (see `smtp_NOOP`)."""
+        self._keep_deadline()
+        await super().smtp_VRFY(arg)
+
+    async def smtp_EXPN(self, arg: str) -> None:
+        """EXPN, without counting as activity (see `smtp_NOOP`)."""
+        self._keep_deadline()
+        await super().smtp_EXPN(arg)
 
     def _keep_deadline(self) -> None:
         """Put the idle timer back where it was before this command re-armed it."""
@@ -332,7 +361,9 @@ class _SMTP(SMTP):
             written = text[: len(text) - len(rest or "")].strip()
             if written.startswith("<") and written.endswith(">"):
                 written = written[1:-1].strip()
-            if written and ":" not in written:  # not a source route (RFC 5321 4.1.2)
+            if _BARE_ADDRESS.fullmatch(written):
+                # Only a bare local@domain: a comment, a source route (RFC 5321 4.1.2)
+                # or a second address must never reach X-RcptTo as one "address".
                 address = written
         return address, rest
 

@@ -341,3 +341,96 @@ def test_an_over_long_auth_answer_fails_the_login_not_the_server(tmp_path: Path)
         assert _reply(sock).startswith(b"500 5.5.6")
         sock.sendall(b"NOOP\r\n")
         assert _reply(sock).startswith(b"250")
+
+
+def test_a_comment_in_rcpt_to_cannot_forge_a_second_recipient(tmp_path: Path) -> None:
+    # Found in review: with "=?" anywhere in the argument, the text around the address
+    # was kept, and a comma in a comment split into a recipient nobody sent to.
+    store = tmp_path / "mail"
+    with (
+        catcher("serve", store) as proc,
+        socket.create_connection(("127.0.0.1", proc.port), timeout=30) as sock,
+    ):
+        _reply(sock)
+        for line in (
+            b"EHLO a",
+            b"MAIL FROM:<a@example.com>",
+            b"RCPT TO:<user@example.com>(=?x?q?y?=,boss@corp.example)",
+            b"DATA",
+        ):
+            sock.sendall(line + b"\r\n")
+            _reply(sock)
+        sock.sendall(b"Subject: x\r\n\r\nx\r\n.\r\n")
+        assert _reply(sock).startswith(b"250")
+    with opened(store) as mail:
+        (entry,) = mail.entries()
+    assert entry.recipients == ("user@example.com",)
+    assert get_messages(store, to="boss@corp.example") == []
+
+
+@pytest.mark.parametrize("kind", ["maildir", "serve"])
+def test_text_that_decodes_to_a_lone_surrogate_is_stored(kind: str, tmp_path: Path) -> None:
+    # Found in review: UTF-7 decodes "+2AA-" to U+D800 alone, which no UTF-8 can hold:
+    # the index row failed and the message got 451 forever.
+    store = tmp_path / "mail"
+    data = (
+        b"Subject: =?utf-7?q?+2AA-?=\r\nContent-Type: text/plain; charset=utf-7\r\n\r\nhi +2AA-\r\n"
+    )
+    with catcher(kind, store) as proc:
+        code, reply = data_reply(proc.port, SENDER, ["eva@example.com"], data)
+    assert code == 250, reply
+    read_everything(store)
+    found = get_latest_message(store)
+    assert found is not None
+    assert mc_message.header(found, "Subject") == "\ufffd"
+
+
+def test_a_line_at_the_limit_split_between_cr_and_lf_is_accepted(tmp_path: Path) -> None:
+    # Found in review: a chunk that ended between the CR and LF of a 999-octet line
+    # counted the line one octet too long, and the message got a permanent 500.
+    store = tmp_path / "mail"
+    with (
+        catcher("serve", store) as proc,
+        socket.create_connection(("127.0.0.1", proc.port), timeout=30) as sock,
+    ):
+        _reply(sock)
+        for line in (b"EHLO a", b"MAIL FROM:<a@example.com>", b"RCPT TO:<e@example.com>"):
+            sock.sendall(line + b"\r\n")
+            _reply(sock)
+        sock.sendall(b"DATA\r\n")
+        assert _reply(sock).startswith(b"354")
+        sock.sendall(b"Subject: long\r\n\r\n" + b"x" * 999 + b"\r")
+        time.sleep(0.5)  # let the server read this much on its own
+        sock.sendall(b"\nend\r\n.\r\n")
+        assert _reply(sock).startswith(b"250")
+    assert get_latest_message(store, subject="long") is not None
+
+
+def test_a_header_block_longer_than_a_mebibyte_stays_headers(tmp_path: Path) -> None:
+    # Found in review: the header block was looked for in the first MiB only, so the
+    # headers after a long folded one became body.
+    store = tmp_path / "mail"
+    folded = b"X-Big: start\r\n" + b" fold\r\n" * 200_000
+    data = b"From: app@example.com\r\n" + folded + b"Subject: after the fold\r\n\r\nbody\r\n"
+    with catcher("serve", store, size=8 * 1024 * 1024) as proc:
+        code, reply = data_reply(proc.port, SENDER, ["eva@example.com"], data, timeout=120)
+    assert code == 250, reply
+    found = get_latest_message(store)
+    assert found is not None
+    assert found["Subject"] == "after the fold"
+
+
+def test_a_maildir_name_with_an_impossible_time_is_listed(tmp_path: Path) -> None:
+    # Found in review: "999999999999.M1P1.host" was taken as the year 33658, and
+    # `mailcatcher list` ended in a traceback.
+    mail = tmp_path / "mail"
+    MaildirStore(mail, create=True).close()
+    (mail / "new" / "999999999999.M1P1.host").write_bytes(mc_message_bytes("far future"))
+    result = subprocess.run(
+        [sys.executable, "-m", "mailcatcher", "list", str(mail)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "far future" in result.stdout

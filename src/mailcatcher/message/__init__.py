@@ -33,6 +33,7 @@ from ._mime import mime_view as _mime
 from ._mime import raw_header_items as _raw_header_items
 from ._mime import strip_angle_brackets as _strip_angle_brackets
 from ._mime import walk as _walk
+from ._mime import without_lone_surrogates as _without_lone_surrogates
 from ._parts import Part, numbered
 from ._rules import RULES, SEVERITIES, Rule, Severity
 from ._support import FamilySupport, Feature, Support
@@ -199,7 +200,7 @@ def part_text(part: Message) -> str:
     if charset in ("", "us-ascii", "ascii"):
         charset = "utf-8"
     try:
-        return data.decode(charset, errors="replace")
+        return _without_lone_surrogates(data.decode(charset, errors="replace"))
     except (LookupError, ValueError):
         # Unknown charsets (x-unknown), bytes-to-bytes codecs (base64) and codecs that refuse
         # errors="replace" (idna).

@@ -138,8 +138,21 @@ def decode_value(value: object) -> str:
         return ""
     text = _as_utf8(_LINE_BREAKS.sub("", str(value)).strip())
     if "=?" in text:
-        text = _LINE_BREAKS.sub(" ", decode_words(text))
+        text = without_lone_surrogates(_LINE_BREAKS.sub(" ", decode_words(text)))
     return text
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(text: str) -> str:
+    """`text` with any UTF-16 surrogate replaced by U+FFFD, so it can always be encoded.
+
+    Decoding never leaves one behind except through a codec that builds them from
+    input, as UTF-7 does (``+2AA-`` is U+D800 alone): such text could not be written as
+    UTF-8 anywhere (an index row, JSON, a terminal), and a message holding it got 451.
+    """
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def _as_utf8(text: str) -> str:

@@ -197,8 +197,8 @@ def parse_received(data: bytes, message_class: type[Message] | None = None) -> M
     return headers_only(data, message_class=message_class)
 
 
-#: How far into a message its header block is looked for. A header block is a few KB;
-#: past this the rest is body, so a message without a blank line costs no more.
+#: Where the header block of a message without a blank line is taken to end. A header
+#: block is a few KB; past this the rest is body, so such a message costs no more.
 _HEAD_LIMIT = 1024 * 1024
 
 
@@ -215,8 +215,10 @@ def headers_only(
     if data.startswith((b"\r\n", b"\n")):  # an empty header section
         head_end, body_start = 0, 2 if data.startswith(b"\r\n") else 1
     else:
-        blanks = [(i + 1, i + 3) for i in (window.find(b"\n\r\n"),) if i >= 0]
-        blanks += [(i + 1, i + 2) for i in (window.find(b"\n\n"),) if i >= 0]
+        # The whole message is searched (a C-speed scan): a folded header block may be
+        # longer than the window, and cutting it would turn its last headers into body.
+        blanks = [(i + 1, i + 3) for i in (data.find(b"\n\r\n"),) if i >= 0]
+        blanks += [(i + 1, i + 2) for i in (data.find(b"\n\n"),) if i >= 0]
         if blanks:
             head_end, body_start = min(blanks)
         elif len(data) <= _HEAD_LIMIT:

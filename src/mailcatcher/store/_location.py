@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path, PosixPath
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 #: URL schemes libpq takes (https://www.postgresql.org/docs/current/libpq-connect.html,
 #: 34.1.1.2: "The URI scheme designator can be either postgresql:// or postgres://").
@@ -39,6 +39,11 @@ def is_database_url(path: object) -> bool:
 
 def mask(url: str) -> str:
     """`url` with its password (in the user part or a ``password=`` parameter) as ``***``."""
+    user, password, rest = _userinfo(url)
+    if password:
+        # Split by hand first: libpq takes "pa#ss" and "se?cret" as passwords, where
+        # urlsplit would end the user part at the "#" or "?" and mask nothing.
+        url = f"{url.partition('://')[0]}://{user}:{MASK}@{rest}"
     try:
         parts = urlsplit(url)
         netloc = parts.netloc
@@ -68,10 +73,25 @@ def without_secrets(text: str, url: str) -> str:
     return text
 
 
+def _userinfo(url: str) -> tuple[str, str, str]:
+    """``(user, password, what follows the "@")`` of a URL's user part, split as libpq does.
+
+    Everything between ``://`` and the last ``@`` is the user part, so a password may hold
+    ``#``, ``?`` or ``/``; ``("", "", url)`` when there is none.
+    """
+    scheme, separator, rest = url.partition("://")
+    userinfo, at, tail = rest.rpartition("@")
+    if not (separator and at and scheme):
+        return "", "", url
+    user, _, password = userinfo.partition(":")
+    return user, password, tail
+
+
 def _secrets(url: str) -> list[str]:
+    by_hand = _userinfo(url)[1]
     try:
         parts = urlsplit(url)
-        found = [parts.password or ""]
+        found = [by_hand, unquote(by_hand), parts.password or ""]
         found += [v for k, v in parse_qsl(parts.query) if k.lower() in _SECRET_PARAMETERS]
     except ValueError:
         return []

@@ -248,7 +248,9 @@ class MaildirStore(Store):
                     fold(search_text(structure(message))),
                 ),
             )
-        except sqlite3.Error as error:
+        except (sqlite3.Error, UnicodeError) as error:
+            # UnicodeError: text no UTF-8 can hold; the decoders replace what they can,
+            # and a message is never refused for its summary.
             logging.getLogger("mailcatcher").warning(
                 "stored %s without an index row (%s): readers parse its file", entry.id, error
             )
@@ -520,6 +522,8 @@ def _entry_from_row(name: str, path: Path, row: tuple[object, ...]) -> Entry:
     )
 
 
+#: 9999-12-31 23:59:59 UTC, the last second `datetime` can show.
+_LAST_SECOND = 253_402_300_799
 #: ``SECONDS.M<microseconds>…``: the microseconds come with or without zero padding
 #: (Python's `mailbox` writes ``M40595`` for 0.040595 s; we write ``M040595``).
 _NAME_TIME = re.compile(r"(\d+)(?:\.M(\d{1,6})(?!\d))?")
@@ -536,6 +540,8 @@ def time_from_name(name: str, *, default: float) -> float:
     if match is None or (len(name) > match.end(1) and name[match.end(1)] != "."):
         return default
     stored = float(match.group(1))
+    if not 0 <= stored <= _LAST_SECOND:
+        return default  # not a delivery time a clock, a date or JSON can show
     if match.group(2) is not None:
         stored += int(match.group(2)) / 1_000_000
     return stored

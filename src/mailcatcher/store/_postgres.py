@@ -44,7 +44,7 @@ import psycopg
 from ..message import fold, search_text
 from ..message._mime import envelope_text
 from ._base import Store
-from ._format import PEER_HEADER, Entry, summarize, write_message
+from ._format import PEER_HEADER, Entry, structure, summarize, write_message
 from ._listen import Listener
 from ._location import DatabaseLocation, without_secrets
 
@@ -313,7 +313,7 @@ class PostgresStore(Store):
             entry.size,
             entry.attachments,
             None if entry.auth_user is None else _text(entry.auth_user),
-            _text(fold(search_text(message))),
+            _text(fold(search_text(structure(message)))),
             raw,
         )
 
