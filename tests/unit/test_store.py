@@ -295,3 +295,14 @@ def test_maildir_problem_names_what_to_fix(tmp_path: Path) -> None:
     assert store.maildir_problem(tmp_path / "other") == (
         "it holds other files and no cur/ and new/"
     )
+
+
+@pytest.mark.parametrize("secret", ["pa#ss", "se?cret", "sl/ash"])
+def test_a_database_password_is_masked_whatever_it_holds(secret: str) -> None:
+    # libpq takes these as passwords; urlsplit ends the user part at '#' or '?'.
+    from mailcatcher.store._location import mask, without_secrets
+
+    url = f"postgresql://mail:{secret}@db.example/mail"
+    assert secret not in mask(url)
+    assert mask(url) == "postgresql://mail:***@db.example/mail"
+    assert secret not in without_secrets(f"connection failed for {secret}", url)
