@@ -306,3 +306,13 @@ def test_a_database_password_is_masked_whatever_it_holds(secret: str) -> None:
     assert secret not in mask(url)
     assert mask(url) == "postgresql://mail:***@db.example/mail"
     assert secret not in without_secrets(f"connection failed for {secret}", url)
+
+
+def test_received_bytes_keep_their_header_block_small_however_far_the_blank_line() -> None:
+    # The parser ends the header block at the first line that is not a header; handing
+    # it everything up to a distant blank line cost a line object (about 60 bytes) for
+    # every body line before it.
+    data = b"Subject: x\r\n" + b"a\r\n" * 1000 + b"\r\nend\r\n"
+    message = store.parse_received(data)
+    assert message.keys() == ["Subject"]
+    assert message.get_payload() == "a\r\n" * 1000 + "\r\nend\r\n"

@@ -202,6 +202,12 @@ def parse_received(data: bytes, message_class: type[Message] | None = None) -> M
 _HEAD_LIMIT = 1024 * 1024
 
 
+#: A line break followed by a line that is neither a header field (RFC 5322 2.2, in the
+#: stdlib parser's tolerant form: any printable characters, then a colon) nor a folded
+#: continuation (a space or tab first).
+_NOT_A_HEADER = re.compile(rb"\n(?![ \t]|[\x21-\x39\x3b-\x7e]*:)")
+
+
 def headers_only(
     data: bytes, *, policy: Policy | None = None, message_class: type[Message] | None = None
 ) -> Message:
@@ -225,6 +231,12 @@ def headers_only(
             head_end = body_start = len(data)
         else:
             head_end = body_start = window.rfind(b"\n") + 1
+        # The parser ends the header block at the first line that is neither a header
+        # nor a continuation (that line starts the body): end it there too, so that the
+        # head handed to the parser is header lines only, however far the blank line is.
+        other = _NOT_A_HEADER.search(data, 0, max(head_end - 1, 0))
+        if other is not None:
+            head_end = body_start = other.end()
     head, body = data[:head_end], data[body_start:]
     kwargs: dict[str, Any] = {"policy": policy} if policy is not None else {}
     if message_class is not None:
