@@ -237,6 +237,9 @@ def test_the_keyboard_reaches_everything(page: Any, catcher: Catcher) -> None:
     expect(page.locator("#subject")).to_have_text("keyboard third")
     page.keyboard.press("Delete")
     expect(page.locator("a.row")).to_have_count(2)
+    # Deleting opens the next message and focuses its row once the list has reloaded.
+    expect(page.locator("#subject")).to_have_text("keyboard second")
+    expect(page.locator("a.row.selected, li.selected a.row").first).to_be_focused()
     page.keyboard.press("Escape")
     expect(page.locator("#message-pane")).to_be_hidden()
     page.keyboard.press("/")

@@ -543,6 +543,9 @@
       else location.hash = "#";
     }
     await refresh();
+    // The list is focused for the next key, unless the user moved on meanwhile (typing
+    // in the search box after "/"): a late focus() would take their keys away.
+    if (typing(document.activeElement)) return;
     const target = $("list").querySelector(next ? `a[data-id="${CSS.escape(next.dataset.id)}"]` : "a.row");
     if (target) target.focus();
   }
