@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import NamedTuple, Protocol
 
 from .message import contains
-from .store import Entry, Store, StrPath, current, open_store, opened, shown
+from .store import Entry, Store, StrPath, current, has_tag, open_store, opened, shown
 
 __all__ = [
     "POLL_INTERVAL",
@@ -109,17 +109,33 @@ class Filter:
 
     `to` and `sender` compare envelope addresses (RCPT TO, MAIL FROM), the domain
     without regard to case; `subject` is a part of the decoded subject, after case
-    folding; `since` is a `time.time()` value the message was stored at or after.
+    folding; `since` is a `time.time()` value the message was stored at or after;
+    `inbox` names the inbox (the AUTH login it was sent with, or ``default``; ``None``
+    is every inbox); `tags` are tags the message must all have (one tag may be given
+    as a string), compared without regard to case.
     """
 
     to: str | None = None
     sender: str | None = None
     subject: str | None = None
     since: float | None = None
+    inbox: str | None = None
+    tags: str | Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        # One tag as a string is a tuple of one: "welcome" is not five tags.
+        if isinstance(self.tags, str):
+            object.__setattr__(self, "tags", (self.tags,))
+        elif self.tags is not None:
+            object.__setattr__(self, "tags", tuple(self.tags))
 
     def matches(self, entry: Entry) -> bool:
         """Whether `entry` passes every condition."""
         if self.since is not None and entry.stored < self.since:
+            return False
+        if self.inbox is not None and entry.inbox != self.inbox:
+            return False
+        if self.tags and not all(has_tag(entry.tags, tag) for tag in self.tags):
             return False
         if self.to is not None:
             wanted = normalize_address(self.to)
@@ -144,6 +160,8 @@ class Filter:
                 ("sender", self.sender),
                 ("subject", self.subject),
                 ("since", self.since),
+                ("inbox", self.inbox),
+                ("tags", list(self.tags) if self.tags else None),
             )
             if value is not None
         ]
@@ -338,6 +356,8 @@ def get_latest_message(
     sender: str | None = None,
     subject: str | None = None,
     since: float | None = None,
+    inbox: str | None = None,
+    tags: str | Sequence[str] | None = None,
 ) -> EmailMessage | None:
     """The newest message stored at `path` that matches, or ``None``.
 
@@ -348,7 +368,7 @@ def get_latest_message(
         store.NotAMessageError: `path` is a file that holds no email message.
         PermissionError: `path` cannot be read.
     """
-    wanted = Filter(to=to, sender=sender, subject=subject, since=since)
+    wanted = Filter(to=to, sender=sender, subject=subject, since=since, inbox=inbox, tags=tags)
     with opened(path) as store:
         found = latest(store, wanted)
     return None if found is None else found.message
@@ -361,9 +381,11 @@ def get_messages(
     sender: str | None = None,
     subject: str | None = None,
     since: float | None = None,
+    inbox: str | None = None,
+    tags: str | Sequence[str] | None = None,
 ) -> list[EmailMessage]:
     """Every matching message stored at `path`, newest first."""
-    wanted = Filter(to=to, sender=sender, subject=subject, since=since)
+    wanted = Filter(to=to, sender=sender, subject=subject, since=since, inbox=inbox, tags=tags)
     with opened(path) as store:
         return [found.message for found in messages(store, wanted)]
 
@@ -376,6 +398,8 @@ def wait_for_message(
     sender: str | None = None,
     subject: str | None = None,
     since: float | None = None,
+    inbox: str | None = None,
+    tags: str | Sequence[str] | None = None,
 ) -> EmailMessage:
     """Return the newest matching message as soon as one is stored at `path`.
 
@@ -390,7 +414,7 @@ def wait_for_message(
             await `wait_for_message_async` there.
     """
     refuse_in_event_loop("mailcatcher.wait_for_message", "mailcatcher.wait_for_message_async")
-    wanted = Filter(to=to, sender=sender, subject=subject, since=since)
+    wanted = Filter(to=to, sender=sender, subject=subject, since=since, inbox=inbox, tags=tags)
     store = open_store(path)
     try:
         return wait(store, wanted, timeout, where=shown(path)).message
@@ -406,6 +430,8 @@ async def wait_for_message_async(
     sender: str | None = None,
     subject: str | None = None,
     since: float | None = None,
+    inbox: str | None = None,
+    tags: str | Sequence[str] | None = None,
 ) -> EmailMessage:
     """`wait_for_message` for async code: the same filters, result and timeout error.
 
@@ -416,7 +442,7 @@ async def wait_for_message_async(
     Raises:
         MailTimeoutError: as `wait_for_message`.
     """
-    wanted = Filter(to=to, sender=sender, subject=subject, since=since)
+    wanted = Filter(to=to, sender=sender, subject=subject, since=since, inbox=inbox, tags=tags)
     store = await asyncio.to_thread(open_store, path)
     try:
         return (await wait_async(store, wanted, timeout, where=shown(path))).message
@@ -424,7 +450,7 @@ async def wait_for_message_async(
         await asyncio.to_thread(store.close)
 
 
-def clear(path: StrPath) -> None:
-    """Delete every message stored at `path`."""
+def clear(path: StrPath, *, inbox: str | None = None) -> None:
+    """Delete every message stored at `path` (only those of `inbox`, if given)."""
     with opened(path) as store:
-        store.clear()
+        (store if inbox is None else store.view(inbox)).clear()

@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._base import Store, StrPath, sort_newest_first
+from ._base import Store, StrPath, TagsNotKeptError, sort_newest_first
 from ._file import FileStore
 from ._format import (
     AUTH_USER_HEADER,
@@ -40,7 +40,9 @@ from ._format import (
     write_message,
 )
 from ._location import DatabaseLocation, is_database_url, location, shown
-from ._maildir import INDEX_NAME, MaildirStore, is_maildir, time_from_name
+from ._maildir import INDEX_NAME, MaildirStore, folder_name, is_maildir, time_from_name
+from ._tags import DEFAULT_INBOX, TAGS_HEADER, clean_tag, has_tag, inbox_name, unique_tags
+from ._view import InboxView
 
 #: What to install for a ``postgresql://`` store.
 POSTGRES_EXTRA = (
@@ -49,6 +51,7 @@ POSTGRES_EXTRA = (
 
 __all__ = [
     "AUTH_USER_HEADER",
+    "DEFAULT_INBOX",
     "POSTGRES_EXTRA",
     "DatabaseLocation",
     "ENVELOPE_HEADERS",
@@ -60,12 +63,19 @@ __all__ = [
     "RCPT_TO_HEADER",
     "Entry",
     "FileStore",
+    "InboxView",
     "MaildirStore",
     "NotAMessageError",
     "Store",
     "StrPath",
+    "TAGS_HEADER",
+    "TagsNotKeptError",
+    "clean_tag",
     "current",
+    "folder_name",
     "has_headers",
+    "has_tag",
+    "inbox_name",
     "is_database_url",
     "is_maildir",
     "location",
@@ -81,6 +91,7 @@ __all__ = [
     "summarize",
     "time_from_name",
     "too_deep",
+    "unique_tags",
     "write_message",
 ]
 
@@ -161,6 +172,9 @@ def current(store: Store) -> Store:
     there. Once ``new/`` and ``cur/`` exist, a Maildir store is returned (the caller
     closes it when done); until then the file store stays, and lists nothing.
     """
+    if isinstance(store, InboxView):
+        inner = current(store.store)
+        return store if inner is store.store else InboxView(inner, store.inbox)
     if isinstance(store, FileStore) and is_maildir(store.path):
         return MaildirStore(store.path)
     return store

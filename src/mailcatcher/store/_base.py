@@ -10,7 +10,9 @@ from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import BinaryIO, TypeAlias, TypeVar
 
+from ..message._mime import fold
 from ._format import Entry, NotAMessageError, parse_message
+from ._tags import has_tag
 
 StrPath: TypeAlias = "str | os.PathLike[str]"
 _S = TypeVar("_S", bound="Store")
@@ -55,6 +57,10 @@ def open_stored(path: StrPath) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+class TagsNotKeptError(NotImplementedError):
+    """The store cannot keep tags that are set (the one file `MailFile` writes)."""
 
 
 class Store(abc.ABC):
@@ -129,6 +135,55 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def signature(self) -> object:
         """A cheap value that changes whenever a message is added or deleted."""
+
+    def inboxes(self) -> dict[str, int]:
+        """Each inbox that holds mail, and how many messages it holds, by name."""
+        counts: dict[str, int] = {}
+        for entry in self.entries():
+            counts[entry.inbox] = counts.get(entry.inbox, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def view(self, inbox: str) -> Store:
+        """This store as one inbox sees it: its messages only, to list, read and delete."""
+        from ._view import InboxView  # the view is a Store itself
+
+        return InboxView(self, inbox)
+
+    def tags(self) -> dict[str, int]:
+        """Each tag in use, and on how many messages, sorted without regard to case."""
+        counts: dict[str, int] = {}
+        spelling: dict[str, str] = {}
+        for entry in reversed(self.entries()):  # the oldest spelling of a tag wins
+            for tag in entry.tags:
+                name = spelling.setdefault(fold(tag), tag)
+                counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (fold(item[0]), item[0])))
+
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> None:
+        """Replace the tags of messages `ids` with `tags` (cleaned, as `unique_tags` does).
+
+        Unknown IDs are ignored.
+
+        Raises:
+            TagsNotKeptError: this store cannot keep tags (the one file `MailFile` writes).
+        """
+        raise TagsNotKeptError(
+            f"{self.path} keeps no tags: a single mail file holds the message only "
+            "(a Maildir or a database keeps them)"
+        )
+
+    def rename_tag(self, old: str, new: str) -> None:
+        """Rename tag `old` to `new` on every message that has it."""
+        self._retag(old, lambda tags: [new if has_tag([tag], old) else tag for tag in tags])
+
+    def delete_tag(self, tag: str) -> None:
+        """Remove `tag` from every message that has it."""
+        self._retag(tag, lambda tags: [have for have in tags if not has_tag([have], tag)])
+
+    def _retag(self, tag: str, change: Callable[[tuple[str, ...]], list[str]]) -> None:
+        for entry in self.entries():
+            if has_tag(entry.tags, tag):
+                self.set_tags([entry.id], change(entry.tags))
 
     def watch(self, wake: Callable[[], None]) -> bool:
         """Call `wake` (from any thread) whenever the store may have changed, if it can.

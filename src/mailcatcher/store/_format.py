@@ -26,6 +26,7 @@ from ..message._mime import (
     nesting_depth,
     split_addresses,
 )
+from ._tags import DEFAULT_INBOX, arrival_tags, inbox_name
 
 #: Headers the catcher writes from the SMTP session. A client's own copies are
 #: removed before these are added, so they always tell the server's truth.
@@ -59,6 +60,10 @@ class Entry:
     size: int
     attachments: int
     auth_user: str | None
+    #: The inbox it belongs to (`_tags.inbox_name`: the AUTH login, or ``default``).
+    inbox: str = DEFAULT_INBOX
+    #: Its tags: those it arrived with (`_tags.arrival_tags`), or as set since.
+    tags: tuple[str, ...] = ()
 
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
@@ -304,18 +309,21 @@ def has_headers(message: Message) -> bool:
 def summarize(message: Message, *, id: str, path: Path, stored: float, size: int) -> Entry:
     """Build the `Entry` of a message from the headers the catcher wrote."""
     auth_user = envelope_text(message, AUTH_USER_HEADER)
+    recipients = tuple(split_addresses(envelope_text(message, RCPT_TO_HEADER) or ""))
     return Entry(
         id=id,
         path=path,
         stored=stored,
         sender=envelope_text(message, MAIL_FROM_HEADER) or "",
-        recipients=tuple(split_addresses(envelope_text(message, RCPT_TO_HEADER) or "")),
+        recipients=recipients,
         subject=header_text(message, "Subject") or "",
         from_header=header_text(message, "From") or "",
         to_header=header_text(message, "To") or "",
         size=size,
         attachments=_count_attachments(structure(message)),
         auth_user=auth_user,
+        inbox=inbox_name(auth_user),
+        tags=arrival_tags(message, recipients),
     )
 
 

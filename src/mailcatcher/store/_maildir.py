@@ -2,15 +2,22 @@
 
 A standard Maildir (https://cr.yp.to/proto/maildir.html: ``tmp/``, ``new/``, ``cur/``),
 readable by `mailbox.Maildir` and by mail clients, plus ``.mailcatcher.sqlite3``: one
-row per message (envelope, subject, size, time), so "the newest message to
-eva@example.com" among 10,000 parses one message, not 10,000. The index is a cache,
-not the truth: a file without a row is read from the file itself.
+row per message (envelope, subject, size, time, tags), so "the newest message to
+eva@example.com" among 10,000 parses one message, not 10,000. The index is a cache of
+what the files say (a file without a row is read from the file itself), and the home of
+the tags set since a message arrived.
+
+Each inbox but the default one is a Maildir++ folder (``.NAME/`` with its own ``tmp/``,
+``new/`` and ``cur/``: the layout Dovecot and Courier read), so a mail client or IMAP
+server shows one folder per AUTH login.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
+import hashlib
 import itertools
 import logging
 import os
@@ -19,8 +26,9 @@ import socket
 import sqlite3
 import threading
 import time
+import urllib.parse
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.message import Message
 from email.parser import BytesParser
 from pathlib import Path
@@ -29,6 +37,7 @@ from ..message import fold, search_text
 from ..message._mime import has_surrogates
 from ._base import Store, open_stored, sort_newest_first
 from ._format import (
+    AUTH_USER_HEADER,
     FILE_MODE,
     Entry,
     NotAMessageError,
@@ -38,11 +47,13 @@ from ._format import (
     summarize,
     write_message,
 )
+from ._tags import DEFAULT_INBOX, envelope_inbox, inbox_name, unique_tags
 
 INDEX_NAME = ".mailcatcher.sqlite3"
-#: The index's layout (SQLite ``user_version``). 2: ``body`` holds case-folded text.
-#: An index of another version is rebuilt by the writer and ignored by readers.
-SCHEMA_VERSION = 2
+#: The index's layout (SQLite ``user_version``). 2: ``body`` holds case-folded text;
+#: 3: ``tags``, and the ``state`` table. An index of another version is rebuilt by the
+#: writer and ignored by readers.
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -56,9 +67,12 @@ CREATE TABLE IF NOT EXISTS messages (
     size INTEGER NOT NULL,
     attachments INTEGER NOT NULL,
     auth_user TEXT,
-    body TEXT NOT NULL  -- the body text, case-folded (message.fold) for search
+    body TEXT NOT NULL,  -- the body text, case-folded (message.fold) for search
+    tags TEXT NOT NULL DEFAULT ''  -- its tags, one per line
 );
 CREATE INDEX IF NOT EXISTS messages_stored ON messages (stored);
+-- 'tags': bumped whenever tags are set, so readers in other processes rebuild entries.
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 #: How long the writer and readers wait for a lock on the index, in seconds.
 _WRITER_WAIT = 1.0
@@ -71,6 +85,42 @@ _VACUUM_FREE = 1024 * 1024
 _WAL_LIMIT = 256 * 1024
 _WAL_PAGES = 64
 _COLUMNS = "id, stored, sender, recipients, subject, from_header, to_header, size, attachments"
+#: The file a Maildir++ folder holds to say it is one (Courier's ``maildirfolder``).
+FOLDER_MARK = "maildirfolder"
+#: Characters an inbox keeps in its folder's name; the rest are written ``%XX``.
+_FOLDER_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_@+=")
+#: A folder name's longest length (file names end at 255 bytes); past it, the name
+#: is cut and a hash of the inbox ends it.
+_FOLDER_LONGEST = 200
+
+
+def folder_name(inbox: str) -> str:
+    """The Maildir++ folder that holds `inbox`: ``.`` and the name, made safe.
+
+    Letters, digits and ``-_@+=`` stay; every other character is written as ``%XX``
+    (its UTF-8 bytes): ``.`` would nest folders (Maildir++'s separator), ``/`` leave the
+    Maildir, and ``%`` itself is escaped so that no two inboxes share a folder.
+    """
+    encoded = "".join(
+        char
+        if char in _FOLDER_SAFE
+        else "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+        for char in inbox
+    )
+    if len(encoded) > _FOLDER_LONGEST:
+        digest = hashlib.sha256(inbox.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        encoded = f"{encoded[: _FOLDER_LONGEST - 17]}~{digest}"
+    return f".{encoded}"
+
+
+def _folder_inbox(folder: str) -> str | None:
+    """The inbox folder `folder` holds, or ``None`` when its name was shortened."""
+    if "~" in folder:
+        return None
+    try:
+        return urllib.parse.unquote(folder[1:], errors="strict")
+    except UnicodeDecodeError:
+        return None
 
 
 class MaildirStore(Store):
@@ -104,6 +154,10 @@ class MaildirStore(Store):
         # costs a directory scan, not 10,000 index rows and paths.
         self._known: dict[str, tuple[str, Entry]] = {}
         self._listing: list[Entry] = []
+        #: Each folder's path, and the inbox it holds (``None``: ask the messages).
+        self._folders: dict[str, str | None] = {str(self.path): DEFAULT_INBOX}
+        self._made: set[str] = set()
+        self._tags_version: int | None = None
         self._host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
 
     def close(self) -> None:
@@ -196,8 +250,9 @@ class MaildirStore(Store):
         """Store `message` as a new file in ``new/``; with `keep`, trim the oldest."""
         now = time.time()
         name = self._new_name(now)
-        temporary = self.path / "tmp" / name
-        final = self.path / "new" / name
+        folder = self._folder(envelope_inbox(message, AUTH_USER_HEADER))
+        temporary = folder / "tmp" / name
+        final = folder / "new" / name
         with self._lock:
             db = self._index(create=True)
             assert db is not None  # create=True always opens it
@@ -224,6 +279,18 @@ class MaildirStore(Store):
                 self._trim(db, keep)
         return entry
 
+    def _folder(self, inbox: str) -> Path:
+        """The folder that holds `inbox` (created, as a Maildir++ folder, if need be)."""
+        if inbox == DEFAULT_INBOX:
+            return self.path
+        folder = self.path / folder_name(inbox)
+        if str(folder) not in self._made:
+            for sub in ("tmp", "new", "cur"):
+                (folder / sub).mkdir(parents=True, exist_ok=True)
+            (folder / FOLDER_MARK).touch()
+            self._made.add(str(folder))
+        return folder
+
     def _insert(self, db: sqlite3.Connection, entry: Entry, message: Message) -> bool:
         """Add `entry`'s index row; ``False`` (with a warning) when the index cannot take it.
 
@@ -232,8 +299,8 @@ class MaildirStore(Store):
         """
         try:
             db.execute(
-                f"INSERT INTO messages ({_COLUMNS}, auth_user, body) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages ({_COLUMNS}, auth_user, body, tags) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry.id,
                     entry.stored,
@@ -246,6 +313,7 @@ class MaildirStore(Store):
                     entry.attachments,
                     entry.auth_user,
                     fold(search_text(structure(message))),
+                    "\n".join(entry.tags),
                 ),
             )
         except (sqlite3.Error, UnicodeError) as error:
@@ -267,22 +335,41 @@ class MaildirStore(Store):
         if old:
             self._delete_locked(db, old)
 
+    def _list_folders(self) -> list[str]:
+        """The Maildir itself and each Maildir++ folder in it (``.NAME/``), as paths."""
+        folders: dict[str, str | None] = {str(self.path): DEFAULT_INBOX}
+        with (
+            contextlib.suppress(FileNotFoundError, NotADirectoryError),
+            os.scandir(self.path) as scan,
+        ):
+            for item in scan:
+                if item.name.startswith(".") and item.is_dir(follow_symlinks=False):
+                    folders[item.path] = _folder_inbox(item.name)
+        self._folders = folders
+        return list(folders)
+
+    def _inbox_at(self, location: str, auth_user: str | None) -> str:
+        """The inbox of the message file at `location`: its folder's, else its login's."""
+        folder = self._folders.get(os.path.dirname(os.path.dirname(location)))
+        return inbox_name(auth_user) if folder is None else folder
+
     def _files(self) -> dict[str, str]:
-        """Map each message's unique name to its file, in ``new/`` or ``cur/``."""
+        """Map each message's unique name to its file, in ``new/`` or ``cur/`` of any folder."""
         files: dict[str, str] = {}
-        for sub in ("new", "cur"):
-            try:
-                scan = os.scandir(self.path / sub)
-            except FileNotFoundError:
-                continue
-            with scan:
-                for item in scan:
-                    if item.name.startswith("."):
-                        continue
-                    if not self._is_message_file(item):
-                        continue
-                    # Mail clients rename new/NAME to cur/NAME:2,FLAGS when read.
-                    files[item.name.split(":", 1)[0]] = item.path
+        for folder in self._list_folders():
+            for sub in ("new", "cur"):
+                try:
+                    scan = os.scandir(os.path.join(folder, sub))
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                with scan:
+                    for item in scan:
+                        if item.name.startswith("."):
+                            continue
+                        if not self._is_message_file(item):
+                            continue
+                        # Mail clients rename new/NAME to cur/NAME:2,FLAGS when read.
+                        files[item.name.split(":", 1)[0]] = item.path
         return files
 
     def _is_message_file(self, item: os.DirEntry[str]) -> bool:
@@ -311,12 +398,14 @@ class MaildirStore(Store):
 
     def _rows(self, ids: list[str] | None = None) -> dict[str, tuple[object, ...]]:
         """The index rows of `ids` (all rows when `ids` is None)."""
-        query = f"SELECT {_COLUMNS}, auth_user FROM messages"
+        query = f"SELECT {_COLUMNS}, auth_user, tags FROM messages"
         with self._lock:
             try:
                 db = self._index(create=False)
                 if db is None:
                     return {}
+                # Read before the rows: tags set after this are seen by the next listing.
+                self._tags_version = _tags_version(db)
                 if ids is None:
                     rows = db.execute(query).fetchall()
                 else:
@@ -337,6 +426,8 @@ class MaildirStore(Store):
         Only files not seen by an earlier call are looked up in the index (or parsed),
         so a second listing of a large Maildir is one directory scan.
         """
+        if self._known:
+            self._check_tags()
         files = self._files()
         known = self._known
         fresh: dict[str, tuple[str, Entry]] = {}
@@ -356,7 +447,7 @@ class MaildirStore(Store):
             built = (
                 self._foreign_entry(name, Path(location))
                 if row is None
-                else _entry_from_row(name, Path(location), row)
+                else _entry_from_row(name, Path(location), row, self._inbox_at)
             )
             if built is not None:
                 fresh[name] = (location, built)
@@ -372,7 +463,7 @@ class MaildirStore(Store):
             stat = path.stat()
         except FileNotFoundError:
             return None
-        key = (name, stat.st_mtime_ns, stat.st_size)
+        key = (str(path), stat.st_mtime_ns, stat.st_size)
         if key not in self._foreign:
             try:
                 with open_stored(path) as fp:
@@ -380,8 +471,9 @@ class MaildirStore(Store):
                 if not has_headers(message):
                     raise NotAMessageError("not an email message: no header lines")
                 stored = time_from_name(name, default=stat.st_mtime)
-                self._foreign[key] = summarize(
-                    message, id=name, path=path, stored=stored, size=stat.st_size
+                entry = summarize(message, id=name, path=path, stored=stored, size=stat.st_size)
+                self._foreign[key] = dataclasses.replace(
+                    entry, inbox=self._inbox_at(str(path), entry.auth_user)
                 )
             except (OSError, ValueError, TypeError, LookupError) as error:
                 warnings.warn(f"skipping unreadable message {path}: {error}", stacklevel=4)
@@ -494,19 +586,88 @@ class MaildirStore(Store):
         return found
 
     def signature(self) -> object:
-        """A value that changes when a message is added, read or deleted."""
+        """A value that changes when a message is added, read, deleted or tagged."""
         marks: list[int] = []
-        for sub in ("new", "cur"):
-            try:
-                marks.append((self.path / sub).stat().st_mtime_ns)
-            except FileNotFoundError:
-                marks.append(0)
+        with contextlib.suppress(FileNotFoundError):
+            marks.append(self.path.stat().st_mtime_ns)  # a folder made or removed
+        for folder in self._list_folders():
+            for sub in ("new", "cur"):
+                try:
+                    marks.append(os.stat(os.path.join(folder, sub)).st_mtime_ns)
+                except (FileNotFoundError, NotADirectoryError):
+                    marks.append(0)
+        with contextlib.suppress(FileNotFoundError):
+            # Setting tags writes only the index (its write-ahead log, when one is open).
+            for suffix in ("", "-wal"):
+                marks.append(os.stat(f"{self.path / INDEX_NAME}{suffix}").st_mtime_ns)
         return tuple(marks)
 
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> None:
+        """Replace the tags of messages `ids` (kept in the index; files stay as received).
 
-def _entry_from_row(name: str, path: Path, row: tuple[object, ...]) -> Entry:
-    """The `Entry` of an index row (columns as in ``_COLUMNS``, then ``auth_user``)."""
+        A message without an index row (another program delivered it) is given one.
+        """
+        joined = "\n".join(unique_tags(tags))
+        wanted = list(dict.fromkeys(ids))
+        files: dict[str, str] | None = None
+        with self._lock:
+            db = self._index(create=True)
+            assert db is not None  # create=True always opens it
+            for id in wanted:
+                changed = db.execute("UPDATE messages SET tags = ? WHERE id = ?", (joined, id))
+                if changed.rowcount:
+                    continue
+                if files is None:
+                    files = self._files()
+                location = files.get(id)
+                if location is None:
+                    continue  # unknown, or deleted meanwhile
+                with contextlib.suppress(OSError, NotAMessageError), open_stored(location) as fp:
+                    data = fp.read()
+                    message = parse_message(data)
+                    stored = time_from_name(id, default=os.stat(location).st_mtime)
+                    entry = summarize(
+                        message, id=id, path=Path(location), stored=stored, size=len(data)
+                    )
+                    self._insert(
+                        db,
+                        dataclasses.replace(
+                            entry, tags=tuple(joined.split("\n")) if joined else ()
+                        ),
+                        message,
+                    )
+            db.execute(
+                "INSERT INTO state (key, value) VALUES ('tags', 1) "
+                "ON CONFLICT (key) DO UPDATE SET value = value + 1"
+            )
+
+    def _check_tags(self) -> None:
+        """Forget the entries built so far when tags were set since (by any process)."""
+        with self._lock:
+            try:
+                db = self._index(create=False)
+                version = None if db is None else _tags_version(db)
+            except sqlite3.Error:
+                return
+        if version != self._tags_version:
+            self._tags_version = version
+            self._known = {}
+            self._listing = []
+
+
+def _tags_version(db: sqlite3.Connection) -> int | None:
+    """How many times tags were set in this index (``None``: never)."""
+    row = db.execute("SELECT value FROM state WHERE key = 'tags'").fetchone()
+    return None if row is None else int(row[0])
+
+
+def _entry_from_row(
+    name: str, path: Path, row: tuple[object, ...], inbox_at: Callable[[str, str | None], str]
+) -> Entry:
+    """The `Entry` of an index row (``_COLUMNS``, then ``auth_user`` and ``tags``)."""
     recipients = str(row[3])
+    auth_user = None if row[9] is None else str(row[9])
+    tags = str(row[10])
     return Entry(
         id=name,
         path=path,
@@ -518,7 +679,9 @@ def _entry_from_row(name: str, path: Path, row: tuple[object, ...]) -> Entry:
         to_header=str(row[6]),
         size=int(row[7]),  # type: ignore[call-overload]  # SQLite INTEGER
         attachments=int(row[8]),  # type: ignore[call-overload]  # SQLite INTEGER
-        auth_user=None if row[9] is None else str(row[9]),
+        auth_user=auth_user,
+        inbox=inbox_at(str(path), auth_user),
+        tags=tuple(tags.split("\n")) if tags else (),
     )
 
 

@@ -47,12 +47,13 @@ from ._base import Store
 from ._format import PEER_HEADER, Entry, structure, summarize, write_message
 from ._listen import Listener
 from ._location import DatabaseLocation, without_secrets
+from ._tags import inbox_name, unique_tags
 
 T = TypeVar("T")
 
 #: The table's layout, kept in ``mailcatcher_schema``. A database holding another
 #: version is refused with a message: unlike the Maildir index, this table is the mail.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 TABLE = "mailcatcher_messages"
 #: The ``NOTIFY`` channel; the payload is the new ``seq`` (or ``deleted``).
 CHANNEL = "mailcatcher"
@@ -91,19 +92,28 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     attachments integer NOT NULL,
     auth_user text,
     body text NOT NULL,
-    raw bytea NOT NULL
+    raw bytea NOT NULL,
+    tags text[] NOT NULL DEFAULT '{{}}',
+    tagged bigint NOT NULL DEFAULT 0
 );
+CREATE SEQUENCE IF NOT EXISTS {TABLE}_tagged;
 CREATE INDEX IF NOT EXISTS {TABLE}_newest ON {TABLE} (stored DESC, seq DESC);
 """
 _ENTRY_COLUMNS = (
-    "seq, stored, sender, recipients, subject, from_header, to_header, size, attachments, auth_user"
+    "seq, stored, sender, recipients, subject, from_header, to_header, size, attachments, "
+    "auth_user, tags"
 )
+#: Layout 1 to 2: tags (``tagged``: when they were last set, for `_MARK`).
+_MIGRATE_1 = f"""
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS tags text[] NOT NULL DEFAULT '{{}}';
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS tagged bigint NOT NULL DEFAULT 0;
+"""
 #: The database's clock stamps each message, so every catcher sharing it agrees on the
 #: order (two machines' clocks need not).
 _INSERT = f"""
 INSERT INTO {TABLE} (stored, peer, sender, recipients, subject, from_header, to_header,
-                     size, attachments, auth_user, body, raw)
-VALUES (extract(epoch FROM clock_timestamp()), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                     size, attachments, auth_user, body, raw, tags)
+VALUES (extract(epoch FROM clock_timestamp()), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 RETURNING seq, stored
 """
 #: Retention: everything after the newest `keep`, in the listing's order, in one
@@ -116,8 +126,9 @@ DELETE FROM {TABLE} WHERE seq IN (
 )
 """
 
-#: What changes whenever a row is added or deleted (``seq`` only grows).
-_MARK = f"SELECT coalesce(max(seq), 0), count(*) FROM {TABLE}"
+#: What changes whenever a row is added, deleted or tagged (``seq`` and ``tagged`` only
+#: grow).
+_MARK = f"SELECT coalesce(max(seq), 0), count(*), coalesce(max(tagged), 0) FROM {TABLE}"
 
 log = logging.getLogger("mailcatcher")
 
@@ -219,6 +230,9 @@ class PostgresStore(Store):
                 conn.execute(
                     "INSERT INTO mailcatcher_schema (version) VALUES (%s)", (SCHEMA_VERSION,)
                 )
+            elif row[0] == 1:
+                conn.execute(_MIGRATE_1)
+                conn.execute("UPDATE mailcatcher_schema SET version = %s", (SCHEMA_VERSION,))
             elif row[0] != SCHEMA_VERSION:
                 raise SchemaMismatch(
                     f"{self.path} holds mailcatcher's table in layout {row[0]}; this "
@@ -315,6 +329,7 @@ class PostgresStore(Store):
             None if entry.auth_user is None else _text(entry.auth_user),
             _text(fold(search_text(structure(message)))),
             raw,
+            [_text(tag) for tag in entry.tags],
         )
 
         def insert(conn: psycopg.Connection[Any]) -> tuple[int, float]:
@@ -340,11 +355,24 @@ class PostgresStore(Store):
         """Delete every message."""
         self._change(f"DELETE FROM {TABLE}", ())
 
-    def _change(self, statement: str, parameters: tuple[object, ...]) -> None:
+    def set_tags(self, ids: Iterable[str], tags: Iterable[str]) -> None:
+        """Replace the tags of messages `ids`; unknown IDs are ignored."""
+        seqs = [seq for seq in map(_seq, ids) if seq is not None]
+        if seqs:
+            self._change(
+                f"UPDATE {TABLE} SET tags = %s, tagged = nextval('{TABLE}_tagged') "
+                "WHERE seq = ANY(%s)",
+                ([_text(tag) for tag in unique_tags(tags)], seqs),
+                "tagged",
+            )
+
+    def _change(
+        self, statement: str, parameters: tuple[object, ...], what: str = "deleted"
+    ) -> None:
         def change(conn: psycopg.Connection[Any]) -> None:
             with conn.transaction():
                 conn.execute(statement, parameters)
-                conn.execute("SELECT pg_notify(%s, 'deleted')", (CHANNEL,))
+                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, what))
 
         self._run(change)
 
@@ -391,6 +419,8 @@ class PostgresStore(Store):
             size=int(row[7]),
             attachments=int(row[8]),
             auth_user=row[9],
+            inbox=inbox_name(row[9]),
+            tags=tuple(row[10]),
         )
 
     def read_bytes(self, id: str, limit: int | None = None) -> bytes:
