@@ -36,7 +36,7 @@ import dataclasses
 import re
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -288,7 +288,13 @@ class Mailcatcher:
         return [match.message for match in reversed(found)]
 
     def get_latest_message(
-        self, *, to: str | None = None, sender: str | None = None, subject: str | None = None
+        self,
+        *,
+        to: str | None = None,
+        sender: str | None = None,
+        subject: str | None = None,
+        inbox: str | None = None,
+        tags: str | Sequence[str] | None = None,
     ) -> EmailMessage | None:
         """The newest message of this test that matches, or ``None`` when none arrived.
 
@@ -296,8 +302,11 @@ class Mailcatcher:
             to: an envelope recipient (RCPT TO); the domain is compared case-insensitively.
             sender: the envelope sender (MAIL FROM).
             subject: a part of the subject, in any case.
+            inbox: the AUTH login the message was sent with (``"default"``: none).
+            tags: a tag, or tags, the message has (``X-Tags``, plus addresses).
         """
-        found = query.latest(self._mail, query.Filter(to=to, sender=sender, subject=subject))
+        wanted = query.Filter(to=to, sender=sender, subject=subject, inbox=inbox, tags=tags)
+        found = query.latest(self._mail, wanted)
         return None if found is None else found.message
 
     #: The same, under the name the aiosmtpd article's hand-written fixture uses.
@@ -310,6 +319,8 @@ class Mailcatcher:
         to: str | None = None,
         sender: str | None = None,
         subject: str | None = None,
+        inbox: str | None = None,
+        tags: str | Sequence[str] | None = None,
     ) -> EmailMessage:
         """Return the newest matching message of this test, waiting for one to arrive.
 
@@ -328,7 +339,7 @@ class Mailcatcher:
         query.refuse_in_event_loop(
             "mailcatcher.wait_for_message", "mailcatcher.wait_for_message_async"
         )
-        wanted = query.Filter(to=to, sender=sender, subject=subject)
+        wanted = query.Filter(to=to, sender=sender, subject=subject, inbox=inbox, tags=tags)
         try:
             found = query.wait(
                 self._mail, wanted, timeout, where=self._where(), pause=self._mail.pause
@@ -344,6 +355,8 @@ class Mailcatcher:
         to: str | None = None,
         sender: str | None = None,
         subject: str | None = None,
+        inbox: str | None = None,
+        tags: str | Sequence[str] | None = None,
     ) -> EmailMessage:
         """`wait_for_message` for async tests: the same filters, result and error.
 
@@ -355,7 +368,7 @@ class Mailcatcher:
             MailTimeoutError: as `wait_for_message`.
         """
         __tracebackhide__ = True
-        wanted = query.Filter(to=to, sender=sender, subject=subject)
+        wanted = query.Filter(to=to, sender=sender, subject=subject, inbox=inbox, tags=tags)
         try:
             found = await query.wait_async(
                 self._mail, wanted, timeout, where=self._where(), pause=self._mail.pause_async

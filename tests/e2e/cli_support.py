@@ -6,11 +6,17 @@ Catcher processes come from `tests.support`, the one harness.
 from __future__ import annotations
 
 import base64
+import mailbox
+import os
+import shutil
 import smtplib
 import subprocess
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
 
 from tests.support import MAILCATCHER
 
@@ -180,3 +186,49 @@ def run_cli(*args: str, timeout: float = 60.0) -> Result:
     )
     assert "Traceback" not in done.stderr, done.stderr
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+# --- mutt ----------------------------------------------------------------------------------
+
+needs_mutt = pytest.mark.skipif(
+    shutil.which("mutt") is None or shutil.which("script") is None,
+    reason="needs mutt and script (util-linux) for a terminal",
+)
+
+
+def mutt_subjects(folder: Path, tmp_path: Path) -> list[str]:
+    """The subjects mutt reads in Maildir `folder`, sorted: mutt copies them all to an mbox."""
+    copy = tmp_path / "copy.mbox"
+    screen = tmp_path / "mutt.typescript"
+    # mutt only runs in a terminal; script(1) gives it one. It opens the Maildir read-only
+    # (-R), tags every message (~A), copies the tagged ones to an mbox file and quits.
+    keys = f"<tag-pattern>~A<enter><tag-prefix><copy-message>{copy}<enter><exit>"
+    mutt = (
+        f"mutt -n -F /dev/null -R -f {folder} -e 'set confirmcreate=no mbox_type=mbox "
+        f'sort=mailbox-order; push "{keys}"\''
+    )
+    # script(1) types an end of file (^D) into the terminal once its own input ends: with
+    # /dev/null as input, a keypress mutt could read at any moment on a slow machine. An
+    # open pipe, closed only after mutt has quit, types nothing.
+    terminal = subprocess.Popen(
+        ["script", "-qec", mutt, str(screen)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TERM": "dumb"},
+    )
+    try:
+        status = terminal.wait(timeout=120)
+    finally:
+        if terminal.poll() is None:
+            terminal.kill()
+            terminal.wait()
+        assert terminal.stdin is not None
+        terminal.stdin.close()
+    shown = screen.read_bytes().decode(errors="replace") if screen.exists() else ""
+    assert status == 0, shown
+    box = mailbox.mbox(copy, create=False)
+    try:
+        return sorted(str(m["Subject"]) for m in box)
+    finally:
+        box.close()

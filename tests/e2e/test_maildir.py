@@ -10,7 +10,6 @@ import concurrent.futures
 import json
 import mailbox
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from mailcatcher import get_latest_message, wait_for_message
-from tests.e2e.cli_support import plain, run_cli, send, signup_mail
+from tests.e2e.cli_support import mutt_subjects, needs_mutt, plain, run_cli, send, signup_mail
 from tests.support import Proc, aiosmtpd_argv, catcher, free_port
 
 #: The two Maildir catchers: the stock ``aiosmtpd -c ...MailDir`` and ``mailcatcher serve``.
@@ -174,10 +173,7 @@ def test_the_stdlib_mailbox_module_reads_the_directory(server: Proc, maildir: Pa
     assert payload.startswith(b"%PDF-1.4")
 
 
-@pytest.mark.skipif(
-    shutil.which("mutt") is None or shutil.which("script") is None,
-    reason="needs mutt and script (util-linux) for a terminal",
-)
+@needs_mutt
 def test_mutt_reads_the_directory(server: Proc, maildir: Path, tmp_path: Path) -> None:
     for number in range(3):
         send(
@@ -187,42 +183,7 @@ def test_mutt_reads_the_directory(server: Proc, maildir: Path, tmp_path: Path) -
             SENDER,
             ["eva@example.com"],
         )
-    copy = tmp_path / "copy.mbox"
-    screen = tmp_path / "mutt.typescript"
-    # mutt only runs in a terminal; script(1) gives it one. It opens the Maildir read-only
-    # (-R), tags every message (~A), copies the tagged ones to an mbox file and quits.
-    keys = f"<tag-pattern>~A<enter><tag-prefix><copy-message>{copy}<enter><exit>"
-    mutt = (
-        f"mutt -n -F /dev/null -R -f {maildir} -e 'set confirmcreate=no mbox_type=mbox "
-        f'sort=mailbox-order; push "{keys}"\''
-    )
-    # script(1) types an end of file (^D) into the terminal once its own input ends: with
-    # /dev/null as input, a keypress mutt could read at any moment on a slow machine. An
-    # open pipe, closed only after mutt has quit, types nothing.
-    terminal = subprocess.Popen(
-        ["script", "-qec", mutt, str(screen)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "TERM": "dumb"},
-    )
-    try:
-        status = terminal.wait(timeout=120)
-    finally:
-        if terminal.poll() is None:
-            terminal.kill()
-            terminal.wait()
-        assert terminal.stdin is not None
-        terminal.stdin.close()
-    shown = screen.read_bytes().decode(errors="replace") if screen.exists() else ""
-    assert status == 0, shown
-    box = mailbox.mbox(copy, create=False)
-    try:
-        subjects = sorted(str(m["Subject"]) for m in box)
-    finally:
-        box.close()
-    files_seen = sorted(p.name for sub in ("new", "cur") for p in (maildir / sub).iterdir())
-    assert subjects == ["mutt 0", "mutt 1", "mutt 2"], (files_seen, shown[-2000:])
+    assert mutt_subjects(maildir, tmp_path) == ["mutt 0", "mutt 1", "mutt 2"]
 
 
 def test_corrupt_and_foreign_files_are_skipped_with_a_warning(server: Proc, maildir: Path) -> None:

@@ -259,6 +259,58 @@ def test_logins_are_recorded(child: pytest.Pytester) -> None:
     child.runpytest().assert_outcomes(passed=4)
 
 
+def test_each_login_is_an_inbox_the_fixture_filters_on(child: pytest.Pytester) -> None:
+    child.makepyfile(
+        test_inboxes="""
+        import asyncio
+        import smtplib
+        import threading
+
+        import pytest
+
+        from mailcatcher.query import MailTimeoutError
+
+
+        def send_as(mailcatcher, user, subject, to="eva@example.com"):
+            with smtplib.SMTP(mailcatcher.host, mailcatcher.port) as client:
+                if user is not None:
+                    client.login(user, "secret")
+                message = f"To: {to}\\r\\nSubject: {subject}\\r\\n\\r\\nHi\\r\\n"
+                client.sendmail("app@example.com", [to], message.encode())
+
+
+        def test_inboxes(mailcatcher):
+            send_as(mailcatcher, "app1", "one")
+            send_as(mailcatcher, "app2", "two", to="eva+welcome@example.com")
+            send_as(mailcatcher, None, "anonymous")
+            assert mailcatcher.get_latest_message(inbox="app1")["Subject"] == "one"
+            assert mailcatcher.get_latest_message(inbox="default")["Subject"] == "anonymous"
+            assert mailcatcher.get_latest_message(inbox="app3") is None
+            assert mailcatcher.get_latest_message(tags="welcome")["Subject"] == "two"
+            assert [e.inbox for e in mailcatcher.entries] == ["app1", "app2", "default"]
+            worker = threading.Timer(0.2, send_as, (mailcatcher, "app3", "three"))
+            worker.start()
+            assert mailcatcher.wait_for_message(30, inbox="app3")["Subject"] == "three"
+            worker.join()
+            with pytest.raises(MailTimeoutError, match="inbox='app4'"):
+                mailcatcher.wait_for_message(0.2, inbox="app4")
+
+
+        def test_inboxes_async(mailcatcher):
+            async def main():
+                waiting = asyncio.ensure_future(
+                    mailcatcher.wait_for_message_async(30, inbox="late")
+                )
+                await asyncio.to_thread(send_as, mailcatcher, "early", "no")
+                await asyncio.to_thread(send_as, mailcatcher, "late", "yes")
+                return await waiting
+
+            assert asyncio.run(main())["Subject"] == "yes"
+        """
+    )
+    child.runpytest().assert_outcomes(passed=2)
+
+
 def test_starttls_through_the_marker(child: pytest.Pytester) -> None:
     child.makepyfile(
         test_tls="""

@@ -50,7 +50,8 @@ def test_inbox_filters_every_reader_and_none_means_all(tmp_path: Path) -> None:
     assert [m["Subject"] for m in get_messages(tmp_path, inbox="default")] == ["to None"]
     assert len(get_messages(tmp_path)) == 3
     found = get_latest_message(tmp_path, inbox="app2")
-    assert found is not None and found["Subject"] == "to app2"
+    assert found is not None
+    assert found["Subject"] == "to app2"
     assert get_latest_message(tmp_path, inbox="nobody") is None
     clear(tmp_path, inbox="app1")
     assert sorted(MaildirStore(tmp_path).inboxes()) == ["app2", "default"]

@@ -289,7 +289,14 @@ def _open_database(path: str) -> Store:
 
 
 def _filter(args: argparse.Namespace, *, since: float | None = None) -> Filter:
-    return Filter(to=args.to, sender=args.sender, subject=args.subject, since=since)
+    return Filter(
+        to=args.to,
+        sender=args.sender,
+        subject=args.subject,
+        since=since,
+        inbox=args.inbox,
+        tags=args.tags,
+    )
 
 
 def _latest(store: Store, args: argparse.Namespace) -> Match:
@@ -357,6 +364,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    if args.inboxes:
+        return _list_inboxes(args)
     with _reading(args.path) as store:
         entries = _filter(args).select(store, store.entries())
     if args.limit is not None:
@@ -365,6 +374,27 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print_json([entry_json(entry) for entry in entries])
     elif entries:
         print("\n".join(summary(entry) for entry in entries))
+    else:
+        print(f"mailcatcher: no messages in {args.path}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _list_inboxes(args: argparse.Namespace) -> int:
+    """``list --inboxes``: each inbox (AUTH login) and how many messages it holds."""
+    with _reading(args.path) as store:
+        counts = Filter(inbox=args.inbox, tags=args.tags).select(store, store.entries())
+        inboxes: dict[str, int] = {}
+        for entry in counts:
+            inboxes[entry.inbox] = inboxes.get(entry.inbox, 0) + 1
+    if args.json:
+        print_json([{"inbox": name, "messages": count} for name, count in sorted(inboxes.items())])
+    elif inboxes:
+        width = max(len(str(count)) for count in inboxes.values())
+        print(
+            printable(
+                "\n".join(f"{count:>{width}}  {name}" for name, count in sorted(inboxes.items()))
+            )
+        )
     else:
         print(f"mailcatcher: no messages in {args.path}", file=sys.stderr)
     return EXIT_OK
@@ -385,10 +415,12 @@ def _cmd_wait(args: argparse.Namespace) -> int:
 
 
 def _cmd_clear(args: argparse.Namespace) -> int:
-    with _reading(args.path) as store:
+    with _reading(args.path) as opened:
+        store = opened if args.inbox is None else opened.view(args.inbox)
         count = len(store.entries())
         store.clear()
-    print(f"Removed {plural(count, 'message')} from {args.path}")
+    where = "" if args.inbox is None else f" (inbox {args.inbox})"
+    print(printable(f"Removed {plural(count, 'message')} from {args.path}{where}"))
     return EXIT_OK
 
 
@@ -429,6 +461,22 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", metavar="ADDR", help="an envelope recipient (RCPT TO)")
     parser.add_argument("--sender", metavar="ADDR", help="the envelope sender (MAIL FROM)")
     parser.add_argument("--subject", metavar="TEXT", help="a part of the subject (any case)")
+    _add_inbox(parser)
+    parser.add_argument(
+        "--tag",
+        metavar="TAG",
+        action="append",
+        dest="tags",
+        help="a tag the message has (any case; repeat for several, all must match)",
+    )
+
+
+def _add_inbox(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--inbox",
+        metavar="NAME",
+        help="only this inbox: the AUTH login the mail was sent with ('default': none)",
+    )
 
 
 def _subcommand(
@@ -616,6 +664,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_filters(listing)
     listing.add_argument("-n", "--limit", metavar="N", type=_positive, help="only the newest N")
     listing.add_argument("--json", action="store_true", help="print a JSON array")
+    listing.add_argument(
+        "--inboxes", action="store_true", help="one line per inbox instead: messages, name"
+    )
 
     clear = _subcommand(
         commands,
@@ -625,6 +676,7 @@ def _parser() -> argparse.ArgumentParser:
         _cmd_clear,
     )
     clear.add_argument("path", metavar="PATH", type=_store_path, help=_STORE_HELP)
+    _add_inbox(clear)
     return parser
 
 

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from .. import message as _message
-from ..store import Entry
+from ..store import DEFAULT_INBOX, Entry
 
 EXIT_OK = 0
 EXIT_CANNOT_SERVE = 1
@@ -95,9 +95,11 @@ def summary(entry: Entry) -> str:
     """One line per message: time, sender, recipients, subject, size, attachments."""
     recipients = ", ".join(entry.recipients) or "(none)"
     files = f"  [{plural(entry.attachments, 'attachment')}]" if entry.attachments else ""
+    inbox = "" if entry.inbox == DEFAULT_INBOX else f"  inbox {_json_string(entry.inbox)}"
+    tags = f"  tags {', '.join(map(_json_string, entry.tags))}" if entry.tags else ""
     return printable(
         f"{local_time(entry.stored)}  {entry.sender or '<>'} -> {recipients}  "
-        f"{_json_string(entry.subject)}  {size(entry.size)}{files}"
+        f"{_json_string(entry.subject)}  {size(entry.size)}{files}{inbox}{tags}"
     )
 
 
@@ -121,6 +123,10 @@ def show_text(entry: Entry, message: EmailMessage) -> str:
     user = _message.auth_user(message)
     if user is not None:
         lines.append(f"AUTH user: {user}")
+    if entry.inbox not in (DEFAULT_INBOX, user):  # a folder another program filled
+        lines.append(f"Inbox:     {entry.inbox}")
+    if entry.tags:
+        lines.append(f"Tags:      {', '.join(entry.tags)}")
     for name in ("From", "To", "Cc", "Subject", "Date"):
         value = _message.header(message, name)
         if value or name in ("From", "To", "Subject"):
@@ -167,6 +173,8 @@ def entry_json(entry: Entry) -> dict[str, Any]:
         "size": entry.size,
         "attachments": entry.attachments,
         "auth_user": entry.auth_user,
+        "inbox": entry.inbox,
+        "tags": list(entry.tags),
         "path": str(entry.path),
     }
 
@@ -186,6 +194,8 @@ def message_json(entry: Entry, message: EmailMessage) -> dict[str, Any]:
             "peer": _message.peer(message),
             "auth_user": _message.auth_user(message),
         },
+        "inbox": entry.inbox,
+        "tags": list(entry.tags),
         "from": _message.header(message, "From"),
         "to": _message.header(message, "To"),
         "cc": _message.header(message, "Cc"),
