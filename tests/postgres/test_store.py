@@ -292,3 +292,43 @@ def test_without_the_extra_a_url_says_what_to_install() -> None:
         env={**os.environ, "PYTHONWARNINGS": "error"},
     )
     assert done.stdout.strip() == POSTGRES_EXTRA
+
+
+def test_inboxes_and_tags_are_kept_and_seen_by_another_reader(database_url: str) -> None:
+    from mailcatcher.store import AUTH_USER_HEADER
+
+    signup = message("signup", to="eva+welcome@example.com")
+    signup[AUTH_USER_HEADER] = "app42"
+    signup["X-Tags"] = "QA"
+    with opened(database_url) as writer, opened(database_url) as reader:
+        tagged = writer.add(signup)
+        plain = writer.add(message("plain"))
+        assert tagged is not None
+        assert plain is not None
+        assert (tagged.inbox, tagged.tags) == ("app42", ("QA", "welcome"))
+        assert reader.inboxes() == {"app42": 1, "default": 1}
+        assert [e.id for e in reader.view("app42").entries()] == [tagged.id]
+        with pytest.raises(KeyError):
+            reader.view("app42").read_bytes(plain.id)
+        mark = reader.signature()
+        writer.set_tags([plain.id, "999999"], ["Done", "done", "a/b"])
+        until(lambda: reader.signature() != mark, "setting tags to change the signature")
+        assert {e.id: e.tags for e in reader.entries()}[plain.id] == ("Done", "a b")
+        writer.rename_tag("qa", "Checked")
+        assert reader.tags() == {"a b": 1, "Checked": 1, "Done": 1, "welcome": 1}
+
+
+def test_a_layout_1_table_is_migrated_with_its_mail(database_url: str) -> None:
+    with opened(database_url) as store:
+        kept = store.add(message("from layout 1"))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {TABLE} DROP COLUMN tags, DROP COLUMN tagged")
+        conn.execute("UPDATE mailcatcher_schema SET version = 1")
+    with opened(database_url) as store:
+        [entry] = store.entries()
+        assert kept is not None
+        assert (entry.id, entry.tags) == (kept.id, ())
+        store.set_tags([entry.id], ["migrated"])
+        assert store.entries()[0].tags == ("migrated",)
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT version FROM mailcatcher_schema").fetchone() == (2,)
