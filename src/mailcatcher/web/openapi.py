@@ -511,7 +511,9 @@ def document() -> JSON:
             "description": (
                 "The part of Mailpit's v1 API that test tooling calls, with Mailpit's paths "
                 "and JSON shapes, plus a long-poll wait, a links list and live updates "
-                "(tag 'mailcatcher'). With basic auth configured, every path needs it. "
+                "(tag 'mailcatcher'), and MailHog's API with MailHog's shapes (tag 'mailhog'; "
+                "all of it again under /mailhog, where GET /api/v1/messages is MailHog's). "
+                "With basic auth configured, every path needs it. "
                 "Changes (DELETE, PUT) from a page on another origin are refused with 403."
             ),
             "license": {"name": "MIT", "identifier": "MIT"},
