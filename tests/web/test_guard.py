@@ -59,7 +59,9 @@ async def test_basic_auth_guards_every_endpoint_including_the_event_stream(tmp_p
             if method == "DELETE":
                 continue  # would empty the store for the routes after it
             response = await api.request(method, path, headers=auth_header(*CREDENTIALS))
-            assert response.status in (200, 400), (method, path, response.status)
+            # MailHog's release is refused by design: the catcher sends no mail.
+            allowed = (501,) if path.endswith("/release") else (200, 400)
+            assert response.status in allowed, (method, path, response.status)
             if path == "/api/events":
                 first = await response.content.readuntil(b"\n\n")
                 assert b"event: hello" in first

@@ -6,7 +6,7 @@ import inspect
 from pathlib import Path
 from typing import Any, get_type_hints, is_typeddict
 
-from mailcatcher.web import checks, create_app, openapi, shapes
+from mailcatcher.web import checks, create_app, mailhog, openapi, shapes
 from tests.web.support import add, async_test, client, mail
 from tests.web.test_api import ATTACHMENT, MESSAGE, MESSAGES_SUMMARY, SUMMARY, rich_mail
 
@@ -70,10 +70,11 @@ async def test_the_document_is_served_at_a_stable_url(tmp_path: Path) -> None:
     assert "/api/v1/wait" in document["paths"]
 
 
-#: The handler modules' shapes: `shapes` (Mailpit's and ours) and `checks` (the checks').
+#: The handler modules' shapes: `shapes` (Mailpit's and ours), `checks` (the checks') and
+#: `mailhog` (MailHog's).
 SHAPES = [
     kind
-    for module in (shapes, checks)
+    for module in (shapes, checks, mailhog)
     for _, kind in inspect.getmembers(module, is_typeddict)
     if kind.__module__ == module.__name__
 ]
@@ -112,6 +113,13 @@ def conforms(value: Any, schema: dict[str, Any], schemas: dict[str, Any], where:
     """Assert `value` is what `schema` describes: types, and exactly an object's keys."""
     if "$ref" in schema:
         schema = schemas[schema["$ref"].rpartition("/")[2]]
+    if "anyOf" in schema:  # X | None: null, or what X describes
+        if value is None:
+            assert {"type": "null"} in schema["anyOf"], where
+            return
+        [described] = [option for option in schema["anyOf"] if option != {"type": "null"}]
+        conforms(value, described, schemas, where)
+        return
     kind = schema.get("type")
     python: dict[str, type | tuple[type, ...]] = {
         "string": str,

@@ -3,8 +3,9 @@
 Paths, parameters, JSON shapes and plain-text answers (``ok``, error lines) follow
 Mailpit (``server/apiv1`` and its swagger.json), so its clients work unchanged. Where
 this differs, it is on the side of safety and says so: a part downloads as an
-attachment, and a DELETE whose body is not JSON is refused instead of deleting
-everything.
+attachment, and a DELETE whose body is not JSON, or lists no IDs, is refused or deletes
+nothing instead of deleting everything (`delete_messages`, which also serves MailHog's
+delete-all, see `mailhog`).
 
 Work that grows with a message (parsing it, walking its parts, finding its links,
 encoding a large answer) runs in a worker thread (`Inbox.call`, `json_answer`): in
@@ -159,18 +160,22 @@ def _field(data: dict[str, Any], name: str) -> Any:
     return None
 
 
-async def _json_body(request: web.Request) -> dict[str, Any] | None:
-    """The request's JSON object; ``{}`` for an empty body, ``None`` when it is not JSON.
+async def _body(request: web.Request) -> bytes:
+    """The request's body, as sent.
 
     Raises:
         web.HTTPRequestTimeout: the body did not arrive within the app's `BODY_TIMEOUT`.
     """
     try:
-        raw = await asyncio.wait_for(request.read(), request.app[BODY_TIMEOUT])
+        return await asyncio.wait_for(request.read(), request.app[BODY_TIMEOUT])
     except asyncio.TimeoutError:
         raise web.HTTPRequestTimeout(
             text="Error: the request body did not arrive in time"
         ) from None
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """`raw` as a JSON object; ``{}`` for an empty body, ``None`` when it is not one."""
     if not raw.strip():
         return {}
     try:
@@ -180,6 +185,15 @@ async def _json_body(request: web.Request) -> dict[str, Any] | None:
         # still not a JSON object this API reads; it gets the same 400 as any other.
         return None
     return data if isinstance(data, dict) else None
+
+
+async def _json_body(request: web.Request) -> dict[str, Any] | None:
+    """The request's JSON object; ``{}`` for an empty body, ``None`` when it is not JSON.
+
+    Raises:
+        web.HTTPRequestTimeout: the body did not arrive within the app's `BODY_TIMEOUT`.
+    """
+    return _json_object(await _body(request))
 
 
 def _ids(value: Any) -> list[str] | None:
@@ -192,18 +206,37 @@ def _ids(value: Any) -> list[str] | None:
 
 @routes.delete("/api/v1/messages")
 async def delete_messages(request: web.Request) -> web.Response:
-    """Delete ``{"IDs": [...]}``, or every message when no IDs are given."""
-    data = await _json_body(request)
-    ids = None if data is None else _ids(_field(data, "IDs"))
-    if ids is None:
+    """Delete what was asked for: Mailpit's ``{"IDs": [...]}``, or all for MailHog.
+
+    One path, two APIs, and no client gets more deleted than it asked for:
+
+    - no body: everything (MailHog's delete-all; Mailpit's too), answered with an empty
+      body, as MailHog answers (its clients parse a body that is not empty as JSON, so
+      Mailpit's ``ok`` made them fail after the store was emptied);
+    - a JSON object: its ``IDs``, answered ``ok`` (Mailpit). ``{}`` (or ``"IDs": null``)
+      means every message, as in Mailpit; an empty list deletes nothing, where Mailpit
+      deletes everything (a client deleting the IDs a search found would empty the
+      store when the search found none);
+    - anything else (not JSON, not an object, IDs that are not strings, a field other
+      than ``IDs``, as a misspelt ``"ID"``): 400 and nothing deleted, where Mailpit
+      deletes everything.
+    """
+    raw = await _body(request)
+    inbox = inbox_of(request)
+    if not raw.strip():
+        await inbox.clear()
+        return web.Response(status=200)
+    data = _json_object(raw)
+    field = None if data is None else _field(data, "IDs")
+    ids = None if data is None else _ids(field)
+    if ids is None or any(key.lower() != "ids" for key in data or ()):
         return bad_request(
             'Error: send {"IDs": ["..."]} to delete messages, or no body to delete all'
         )
-    inbox = inbox_of(request)
-    if ids:
-        await inbox.delete(ids)
-    else:
+    if field is None:
         await inbox.clear()
+    elif ids:
+        await inbox.delete(ids)
     return text("ok")
 
 

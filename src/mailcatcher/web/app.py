@@ -15,13 +15,13 @@ from aiohttp.typedefs import Middleware
 
 from ..faults import Faults
 from ..store import StrPath
-from . import chaos, checks, events, guard, openapi, pages, status
+from . import chaos, checks, events, guard, mailhog, openapi, pages, status
 from .api import BODY_TIMEOUT, INBOX, routes
 from .connections import IDLE_TIMEOUT, MAX_CONNECTIONS, CappedSite
 from .inbox import Inbox
 
 # The handler modules register their routes on `routes` when imported.
-_HANDLER_MODULES = (chaos, checks, events, openapi, pages, status)
+_HANDLER_MODULES = (chaos, checks, events, mailhog, openapi, pages, status)
 #: Request bodies here are small JSON objects; anything bigger is a mistake.
 MAX_REQUEST_BODY = 1024 * 1024
 #: How long closing waits for requests still running; streams are ended first.

@@ -10,11 +10,12 @@ serves is described here and nothing else is.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, get_args, get_origin, get_type_hints, is_typeddict
+import types
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 from aiohttp import web
 
-from . import shapes
+from . import mailhog, shapes
 from .api import routes
 
 JSON = dict[str, Any]
@@ -50,6 +51,11 @@ def schema_of(kind: Any) -> JSON:
         if kind in (int, float):
             schema["minimum"] = 0  # counts, sizes, offsets and seconds
         return schema
+    if origin in (Union, types.UnionType):
+        # ``X | None``: MailHog's nullable fields (Go's nil slices and pointers).
+        return {"anyOf": [schema_of(member) for member in get_args(kind)]}
+    if kind is type(None):
+        return {"type": "null"}
     if origin is list:
         (item,) = get_args(kind)
         return {"type": "array", "items": schema_of(item)}
@@ -180,9 +186,14 @@ PATHS: JSON = {
             requestBody=_body(shapes.ReadStatusRequest),
         ),
         "delete": _operation(
-            "Delete messages (given IDs, or all)",
+            "Delete messages: the given IDs (an empty list: none), or all when no IDs are "
+            "given; no body at all is MailHog's delete-all, answered with an empty body",
             "messages",
-            {"200": _OK, "400": _BAD, "403": _text("A page on another origin asked.")},
+            {
+                "200": _text('"ok" for a JSON body; empty when there was no body.'),
+                "400": _BAD,
+                "403": _text("A page on another origin asked."),
+            },
             requestBody=_body(shapes.DeleteRequest),
         ),
     },
@@ -385,6 +396,111 @@ PATHS: JSON = {
 }
 
 
+def _mailhog_paths(base: str) -> JSON:
+    """MailHog's routes under `base` (the root, and `mailhog.BASE`), tagged ``mailhog``."""
+    refused = {
+        "description": "The reason",
+        "content": {"application/json": {"schema": schema_of(mailhog.MailHogError)}},
+    }
+    paging = [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": description,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+        for name, description in [
+            ("start", "Pagination offset."),
+            ("limit", f"Page size (default {mailhog.DEFAULT_LIMIT}, at most {mailhog.MAX_LIMIT})."),
+        ]
+    ]
+    id_ = {**_ID, "description": "A message ID."}
+    empty = _text("Empty: done.")
+    page = _json("A page of messages, newest first", mailhog.MailHogMessages)
+    return {
+        f"{base}/api/v2/messages": {
+            "get": _operation("List messages (MailHog v2)", "mailhog", {"200": page}, paging)
+        },
+        f"{base}/api/v2/search": {
+            "get": _operation(
+                "Search messages (MailHog v2)",
+                "mailhog",
+                {"200": page, "400": refused},
+                [
+                    {
+                        "name": "kind",
+                        "in": "query",
+                        "required": True,
+                        "description": "What to search: the sender, the recipients, or "
+                        "the text (body, subject, addresses).",
+                        "schema": {"type": "string", "enum": list(mailhog.KINDS)},
+                    },
+                    {
+                        "name": "query",
+                        "in": "query",
+                        "required": True,
+                        "description": "The text to find (case-insensitive substring).",
+                        "schema": {"type": "string"},
+                    },
+                    *paging,
+                ],
+            )
+        },
+        f"{base}/api/v1/messages/{{ID}}": {
+            "get": _operation(
+                "Get a message (MailHog v1)",
+                "mailhog",
+                {"200": _json("The message", mailhog.MailHogMessage), "404": refused},
+                [id_],
+            ),
+            "delete": _operation(
+                "Delete a message (MailHog v1)",
+                "mailhog",
+                {"200": empty, "403": _text("A page on another origin asked."), "404": refused},
+                [id_],
+            ),
+        },
+        f"{base}/api/v1/messages/{{ID}}/download": {
+            "get": _operation(
+                "Download a message as sent (MailHog v1)",
+                "mailhog",
+                {"200": _text("The message as ID.eml", "message/rfc822"), "404": refused},
+                [id_],
+            )
+        },
+        f"{base}/api/v1/messages/{{ID}}/release": {
+            "post": _operation(
+                "Release a message over SMTP: refused, the catcher sends no mail",
+                "mailhog",
+                {"501": refused, "403": _text("A page on another origin asked.")},
+                [id_],
+            )
+        },
+    }
+
+
+PATHS.update(_mailhog_paths(""))
+PATHS.update(_mailhog_paths(mailhog.BASE))
+PATHS[f"{mailhog.BASE}/api/v1/messages"] = {
+    "get": _operation(
+        "List the newest messages as an array (MailHog v1; at the root this path is Mailpit's)",
+        "mailhog",
+        {"200": _json("Messages, newest first", list[mailhog.MailHogMessage])},
+    ),
+    "delete": _operation(
+        "Delete every message (MailHog v1), or Mailpit's IDs",
+        "mailhog",
+        {
+            "200": _text("Empty when there was no body, else ok"),
+            "400": _BAD,
+            "403": _text("A page on another origin asked."),
+        },
+        requestBody=_body(shapes.DeleteRequest),
+    ),
+}
+
+
 def document() -> JSON:
     """The OpenAPI document."""
     return {
@@ -395,7 +511,9 @@ def document() -> JSON:
             "description": (
                 "The part of Mailpit's v1 API that test tooling calls, with Mailpit's paths "
                 "and JSON shapes, plus a long-poll wait, a links list and live updates "
-                "(tag 'mailcatcher'). With basic auth configured, every path needs it. "
+                "(tag 'mailcatcher'), and MailHog's API with MailHog's shapes (tag 'mailhog'; "
+                "all of it again under /mailhog, where GET /api/v1/messages is MailHog's). "
+                "With basic auth configured, every path needs it. "
                 "Changes (DELETE, PUT) from a page on another origin are refused with 403."
             ),
             "license": {"name": "MIT", "identifier": "MIT"},

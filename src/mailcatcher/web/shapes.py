@@ -204,7 +204,7 @@ class WebUIConfiguration(TypedDict):
 
 
 class DeleteRequest(TypedDict, total=False):
-    """IDs to delete; no body, {} or [] deletes every message."""
+    """IDs to delete (an empty list deletes none); no body, or no IDs, deletes all."""
 
     IDs: list[str]
 
