@@ -152,7 +152,8 @@ async def test_per_inbox_objects_are_bounded_however_many_names_are_asked_for(
         for number in range(inbox_module.MAX_INBOXES + 40):
             response = await api.get(f"/inbox/n{number}/api/v1/info")
             assert response.status == 200
-        root = api.server.app[INBOX]
+        assert api.app is not None
+        root = api.app[INBOX]
         kept = root._shared.inboxes
         assert len(kept) == inbox_module.MAX_INBOXES
         assert f"n{inbox_module.MAX_INBOXES + 39}" in kept  # the newest stay
