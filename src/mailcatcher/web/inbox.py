@@ -100,8 +100,11 @@ class _HeadReader:
 
 
 class _Shared:
-    """What every `Inbox` over one store shares: the store, its watcher and change signal,
-    read status, counters, the summary cache and the search turns."""
+    """What every `Inbox` over one store shares.
+
+    The store, its one watcher and change signal, read status, counters, the summary cache,
+    the search turns, and the LRU of per-inbox `Inbox` objects.
+    """
 
     def __init__(self, path: StrPath) -> None:
         self.store: Store = open_store(path)
@@ -170,8 +173,7 @@ class Inbox:
 
     @property
     def accepted(self) -> int:
-        """Messages stored since the store was opened (Mailpit's SMTPAccepted), any inbox,
-        whichever process stored them."""
+        """Messages stored since the store was opened, any inbox, any process (SMTPAccepted)."""
         return self._shared.accepted
 
     @property

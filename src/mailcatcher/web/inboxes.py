@@ -35,8 +35,10 @@ def inbox_path(name: str) -> str:
 
 
 def add_routes(app: web.Application, table: web.RouteTableDef) -> None:
-    """Serve every route of `table` under `api.INBOX_PREFIX` too, and send
-    ``/inbox/NAME`` on to ``/inbox/NAME/`` (relative links need the slash)."""
+    """Serve every route of `table` under `api.INBOX_PREFIX` too; redirect ``/inbox/NAME``.
+
+    ``/inbox/NAME`` goes on to ``/inbox/NAME/``: the page's links are relative to it.
+    """
     app.add_routes(
         web.RouteDef(route.method, INBOX_PREFIX + route.path, route.handler, route.kwargs)
         for route in table
