@@ -120,7 +120,7 @@ def test_tags_arrive_from_x_tags_and_plus_addresses_as_mailpit_does(tmp_path: Pa
         extra="X-Tags: Tag 1, tag 1 ,  b@d!x ,\nCc: Ops <ops+alerts@example.com>\n",
     )
     entry = MaildirStore(tmp_path, create=True).add(message)
-    assert entry.tags == ("Tag 1", "b d x", "welcome", "DE", "alerts")
+    assert entry.tags == ("Tag 1", "b@d x", "welcome", "DE", "alerts")
     [listed] = MaildirStore(tmp_path).entries()
     assert listed.tags == entry.tags
     assert get_latest_message(tmp_path, tags="welcome") is not None

@@ -12,6 +12,7 @@ from tests.web.test_api import ATTACHMENT, MESSAGE, MESSAGES_SUMMARY, SUMMARY, r
 
 
 def served_routes(tmp_path: Path) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves, at the root and under /inbox/{inbox}."""
     app = create_app(tmp_path / "mail")
     found = set()
     for route in app.router.routes():
@@ -26,7 +27,22 @@ def served_routes(tmp_path: Path) -> set[tuple[str, str]]:
 
 def test_every_route_is_documented_and_nothing_else(tmp_path: Path) -> None:
     documented = {(method, path) for path, item in openapi.PATHS.items() for method in item}
-    assert documented == served_routes(tmp_path)
+    served = served_routes(tmp_path)
+    at_root = {(method, path) for method, path in served if not path.startswith("/inbox/")}
+    assert documented == at_root | {("get", "/inbox/{inbox}")}
+
+
+def test_every_route_but_static_files_is_served_under_each_inbox_too(tmp_path: Path) -> None:
+    served = served_routes(tmp_path)
+    prefix = "/inbox/{inbox}"
+    per_inbox = {
+        (method, path[len(prefix) :]) for method, path in served if path.startswith(prefix + "/")
+    }
+    at_root = {(method, path) for method, path in served if not path.startswith("/inbox/")}
+    assert ("get", "/api/v1/messages") in per_inbox  # the prefix is really there
+    assert per_inbox == at_root - {("get", "/static/{path}")}
+    servers = [server["url"] for server in openapi.document()["servers"]]
+    assert servers == ["/", prefix]
 
 
 def refs(value: Any) -> list[str]:

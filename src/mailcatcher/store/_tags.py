@@ -8,8 +8,8 @@ is summarized (`summarize`), and every surface reads them from its `Entry`.
 - **Tags**, Mailpit's rules (its documentation, "Tagging messages"): the comma-separated
   values of an ``X-Tags`` header, and the plus-address parts of the From, To and Cc
   addresses and of the envelope recipients (Mailpit's Bcc): ``eva+welcome+de@`` gives
-  ``welcome`` and ``de``. A tag keeps only letters, digits, ``-``, ``_``, ``.`` and single
-  spaces (anything else becomes a space, as Mailpit's ``CleanTag`` does); tags are
+  ``welcome`` and ``de``. A tag keeps only letters, digits, ``-``, ``_``, ``.``, ``@`` and
+  single spaces (anything else becomes a space, as Mailpit's ``CleanTag`` does); tags are
   compared without regard to case, and the first spelling is kept. Mailpit's
   ``--tags-title-case`` and ``--tag`` filters are not followed: tags stay as sent.
 """
@@ -30,7 +30,7 @@ TAGS_HEADER = "X-Tags"
 MAX_TAG_LENGTH = 100
 MAX_TAGS = 50
 
-_NOT_TAG = re.compile(r"[^A-Za-z0-9\-_. ]+")
+_NOT_TAG = re.compile(r"[^A-Za-z0-9\-_.@ ]+")
 _SPACES = re.compile(r" {2,}")
 
 

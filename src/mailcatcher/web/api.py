@@ -34,6 +34,9 @@ from .inbox import Inbox, MessageNotFound
 from .search import Query, QueryError, parse_query, parse_time
 
 INBOX = web.AppKey("inbox", Inbox)
+#: The path prefix that serves one inbox: every route is served under it as well, and
+#: ``{inbox}`` (percent-decoded) names the inbox (`inbox_of`).
+INBOX_PREFIX = "/inbox/{inbox}"
 #: Mailpit's default page size (``getStartLimit``).
 DEFAULT_LIMIT = 50
 #: Mailpit's 404 body for an unknown message ID.
@@ -45,8 +48,14 @@ routes = web.RouteTableDef()
 
 
 def inbox_of(request: web.Request) -> Inbox:
-    """The `Inbox` this app serves."""
-    return request.app[INBOX]
+    """The `Inbox` a request is for: every handler gets its inbox here, and only here.
+
+    Under ``/inbox/NAME/`` it is inbox NAME alone (any name: one nobody sent to yet is
+    empty); elsewhere it is the whole store.
+    """
+    inbox = request.app[INBOX]
+    name = request.match_info.get("inbox")
+    return inbox if name is None else inbox.inbox(name)
 
 
 def text(body: str, status: int = 200) -> web.Response:
@@ -132,6 +141,7 @@ async def _page(request: web.Request, query: Query | None, *, unlimited_zero: bo
         matched_unread=inbox.unread(matched),
         start=start,
         messages=await inbox.summaries(page),
+        tags=list(await inbox.tags()),
     )
     return await json_answer(request, lambda: answer)
 
@@ -152,7 +162,7 @@ async def search_messages(request: web.Request) -> web.Response:
     return await _page(request, query, unlimited_zero=False)
 
 
-def _field(data: dict[str, Any], name: str) -> Any:
+def json_field(data: dict[str, Any], name: str) -> Any:
     """A JSON field matched case-insensitively, as Go's encoding/json matches them."""
     for key, value in data.items():
         if key.lower() == name.lower():
@@ -187,7 +197,7 @@ def _json_object(raw: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-async def _json_body(request: web.Request) -> dict[str, Any] | None:
+async def json_body(request: web.Request) -> dict[str, Any] | None:
     """The request's JSON object; ``{}`` for an empty body, ``None`` when it is not JSON.
 
     Raises:
@@ -196,7 +206,8 @@ async def _json_body(request: web.Request) -> dict[str, Any] | None:
     return _json_object(await _body(request))
 
 
-def _ids(value: Any) -> list[str] | None:
+def string_list(value: Any) -> list[str] | None:
+    """A JSON list of strings as a list (``null``: none); ``None`` when it is not one."""
     if value is None:
         return []
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -227,8 +238,8 @@ async def delete_messages(request: web.Request) -> web.Response:
         await inbox.clear()
         return web.Response(status=200)
     data = _json_object(raw)
-    field = None if data is None else _field(data, "IDs")
-    ids = None if data is None else _ids(field)
+    field = None if data is None else json_field(data, "IDs")
+    ids = None if data is None else string_list(field)
     if ids is None or any(key.lower() != "ids" for key in data or ()):
         return bad_request(
             'Error: send {"IDs": ["..."]} to delete messages, or no body to delete all'
@@ -243,12 +254,12 @@ async def delete_messages(request: web.Request) -> web.Response:
 @routes.put("/api/v1/messages")
 async def set_read_status(request: web.Request) -> web.Response:
     """Mark ``IDs``, a ``Search``'s matches, or everything read or unread."""
-    data = await _json_body(request)
+    data = await json_body(request)
     if data is None:
         return bad_request('Error: send {"Read": true, "IDs": ["..."]} as JSON')
-    ids = _ids(_field(data, "IDs"))
-    search = _field(data, "Search") or ""
-    read = _field(data, "Read")
+    ids = string_list(json_field(data, "IDs"))
+    search = json_field(data, "Search") or ""
+    read = json_field(data, "Read")
     if ids is None or not isinstance(search, str) or not isinstance(read, (bool, type(None))):
         return bad_request('Error: "Read" is true or false, "IDs" a list of IDs, "Search" text')
     if ids and search:

@@ -15,13 +15,13 @@ from aiohttp.typedefs import Middleware
 
 from ..faults import Faults
 from ..store import StrPath
-from . import chaos, checks, events, guard, mailhog, openapi, pages, status
+from . import chaos, checks, events, guard, inboxes, mailhog, openapi, pages, status, tags
 from .api import BODY_TIMEOUT, INBOX, routes
 from .connections import IDLE_TIMEOUT, MAX_CONNECTIONS, CappedSite
 from .inbox import Inbox
 
 # The handler modules register their routes on `routes` when imported.
-_HANDLER_MODULES = (chaos, checks, events, mailhog, openapi, pages, status)
+_HANDLER_MODULES = (chaos, checks, events, inboxes, mailhog, openapi, pages, status, tags)
 #: Request bodies here are small JSON objects; anything bigger is a mistake.
 MAX_REQUEST_BODY = 1024 * 1024
 #: How long closing waits for requests still running; streams are ended first.
@@ -58,6 +58,8 @@ def create_app(
         app[chaos.CHAOS] = chaos_faults
     app[BODY_TIMEOUT] = body_timeout
     app.add_routes(routes)
+    # Each inbox at /inbox/NAME/: the same routes again, the handlers' `inbox_of` does the rest.
+    inboxes.add_routes(app, routes)
     app.router.add_static("/static/", pages.STATIC, append_version=False)
     app.on_response_prepare.append(guard.security_headers)
 

@@ -24,7 +24,7 @@ from aiohttp import web
 
 from ..faults import CHAOS_TRIGGERS, ChaosTrigger, Faults
 from . import openapi
-from .api import bad_request, routes
+from .api import bad_request, json_field, routes
 
 __all__ = ["CHAOS"]
 
@@ -45,14 +45,6 @@ def _shape(faults: Faults) -> dict[str, dict[str, int]]:
     }
 
 
-def _field(data: dict[str, Any], name: str) -> Any:
-    """A JSON field matched case-insensitively, as Go's encoding/json matches them."""
-    for key, value in data.items():
-        if key.lower() == name.lower():
-            return value
-    return None
-
-
 def _triggers(data: dict[str, Any]) -> dict[str, ChaosTrigger]:
     """The triggers a ``PUT`` body sets, checked as Mailpit checks them.
 
@@ -61,12 +53,12 @@ def _triggers(data: dict[str, Any]) -> dict[str, ChaosTrigger]:
     """
     found: dict[str, ChaosTrigger] = {}
     for name, (_, default_code, _) in CHAOS_TRIGGERS.items():
-        given = _field(data, name)
+        given = json_field(data, name)
         if given is None:
             continue
         if not isinstance(given, dict):
             raise ValueError(f"{name} is an object with ErrorCode and Probability")
-        code, probability = _field(given, "ErrorCode"), _field(given, "Probability")
+        code, probability = json_field(given, "ErrorCode"), json_field(given, "Probability")
         for field, value in (("ErrorCode", code), ("Probability", probability)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ValueError(f"{name}.{field} is a whole number, got {value!r}")

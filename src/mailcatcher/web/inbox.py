@@ -6,6 +6,15 @@ the event loop, so every call runs in a worker thread. Searches take turns: at m
 free for listing, reading and the SMTP side's own work. A watcher looks at the store's
 cheap `signature()` ten times a second, so mail written by another process (the stock
 ``aiosmtpd`` command) wakes live pages and waiting requests as surely as `notify()`.
+
+``/inbox/NAME/`` serves one inbox of the store (the AUTH login mail was sent with): its
+`Inbox` (`Inbox.inbox`) reads through `Store.view`, and shares everything else with the
+store's `Inbox` through one `_Shared`: the store, the one watcher, the change signal (so
+a change wakes every inbox's streams and waits, and each looks again at its own mail),
+read status, the summary cache and the search turns. Those per-inbox objects hold no
+state of their own beyond the view, so they are kept in a bounded LRU (`MAX_INBOXES`):
+a client that asks for a million names makes at most that many, and one dropped while a
+request still uses it goes on working.
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ DETAILS_CACHE = 4096
 #: Searches running at once; the rest wait their turn. asyncio's default executor has
 #: min(32, CPUs + 4) threads: 6 on 2 cores, so 2 searches leave 4 for everything else.
 SEARCHES_AT_ONCE = 2
+#: Per-inbox `Inbox` objects kept for reuse (each is a few small objects; no task).
+MAX_INBOXES = 256
 
 
 class MessageNotFound(LookupError):
@@ -88,34 +99,108 @@ class _HeadReader:
         return [] if self._parsed is None else header_texts(self._parsed, name)
 
 
-class Inbox:
-    """One store, opened for the web: listing, reading, searching, deleting, watching."""
+class _Shared:
+    """What every `Inbox` over one store shares.
+
+    The store, its one watcher and change signal, read status, counters, the summary cache,
+    the search turns, and the LRU of per-inbox `Inbox` objects.
+    """
 
     def __init__(self, path: StrPath) -> None:
-        self._store: Store = open_store(path)
-        #: Where the store is, as people may see it (a database URL's password masked).
-        self.path: Path = self._store.path
-        self._store_lock = threading.Lock()
-        self._listing_lock = threading.Lock()
-        self._details: OrderedDict[str, shapes.Details] = OrderedDict()
-        self._details_lock = threading.Lock()
-        #: IDs opened through the API (Mailpit's "Read"); kept in this process only.
+        self.store: Store = open_store(path)
+        self.path: Path = self.store.path
+        self.store_lock = threading.Lock()
+        self.listing_lock = threading.Lock()
+        self.details: OrderedDict[str, shapes.Details] = OrderedDict()
+        self.details_lock = threading.Lock()
         self.read_ids: set[str] = set()
         self.version = 0
         self.started = time.time()
         self.deleted = 0
-        #: Messages stored since this inbox opened, and their bytes (Mailpit's
-        #: SMTPAccepted and SMTPAcceptedSize), whichever process stored them.
         self.accepted = 0
         self.accepted_size = 0
-        self._accepted_ids: set[str] = set()
-        self._waiters: set[asyncio.Future[None]] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._watch_task: asyncio.Task[None] | None = None
-        self._warm_task: asyncio.Task[None] | None = None
-        self._settle: asyncio.TimerHandle | None = None
-        self._closing = False
-        self._searches = asyncio.Semaphore(SEARCHES_AT_ONCE)
+        self.accepted_ids: set[str] = set()
+        self.waiters: set[asyncio.Future[None]] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.watch_task: asyncio.Task[None] | None = None
+        self.warm_task: asyncio.Task[None] | None = None
+        self.settle: asyncio.TimerHandle | None = None
+        self.closing = False
+        self.searches = asyncio.Semaphore(SEARCHES_AT_ONCE)
+        self.inboxes: OrderedDict[str, Inbox] = OrderedDict()
+        self.inboxes_lock = threading.Lock()
+
+
+class Inbox:
+    """One store opened for the web, or one inbox of it: listing, reading, searching,
+    deleting, tagging, watching.
+
+    `Inbox(path)` is the whole store (`name` is ``None``); `inbox(name)` gives the `Inbox`
+    of one inbox of it, which sees that inbox's mail only (`Store.view`).
+    """
+
+    def __init__(self, path: StrPath | _Shared, name: str | None = None) -> None:
+        # A _Shared: another Inbox of the same store made this one (`inbox`).
+        self._shared = path if isinstance(path, _Shared) else _Shared(path)
+        #: The inbox this serves, or ``None`` for every inbox of the store.
+        self.name = name
+        #: Where the store is, as people may see it (a database URL's password masked).
+        self.path: Path = self._shared.path
+        #: The view this inbox reads through, and the store it was made from.
+        self._view: tuple[Store, Store] | None = None
+
+    # --- what every inbox of the store shares ------------------------------------------
+
+    @property
+    def read_ids(self) -> set[str]:
+        """IDs opened through the API (Mailpit's "Read"); kept in this process only."""
+        return self._shared.read_ids
+
+    @property
+    def version(self) -> int:
+        """The change signal's count: it moves whenever the store (any inbox) changes."""
+        return self._shared.version
+
+    @property
+    def started(self) -> float:
+        """When the store was opened (``time.time()``)."""
+        return self._shared.started
+
+    @property
+    def deleted(self) -> int:
+        """Messages deleted through this server (every inbox)."""
+        return self._shared.deleted
+
+    @property
+    def accepted(self) -> int:
+        """Messages stored since the store was opened, any inbox, any process (SMTPAccepted)."""
+        return self._shared.accepted
+
+    @property
+    def accepted_size(self) -> int:
+        """Their bytes (Mailpit's SMTPAcceptedSize)."""
+        return self._shared.accepted_size
+
+    def inbox(self, name: str) -> Inbox:
+        """The `Inbox` of inbox `name` of this store (any name: one nobody sent to is empty).
+
+        Kept in a bounded LRU: the `MAX_INBOXES` used last are reused, older ones are
+        dropped (one still in use keeps working: it holds nothing but its view).
+        """
+        shared = self._shared
+        with shared.inboxes_lock:
+            found = shared.inboxes.get(name)
+            if found is None:
+                found = shared.inboxes[name] = Inbox(shared, name)
+                while len(shared.inboxes) > MAX_INBOXES:
+                    shared.inboxes.popitem(last=False)
+            else:
+                shared.inboxes.move_to_end(name)
+            return found
+
+    async def inboxes(self) -> dict[str, int]:
+        """Each inbox of the store that holds mail, and how many messages, by name."""
+        return await self.call(lambda: self._shared_store().inboxes())
 
     # --- running in a thread ----------------------------------------------------------
 
@@ -127,23 +212,37 @@ class Inbox:
 
     async def call_search(self, function: Callable[..., T], *args: object) -> T:
         """`call`, for work that matches a search: waits while `SEARCHES_AT_ONCE` run."""
-        async with self._searches:
+        async with self._shared.searches:
             return await self.call(function, *args)
 
-    def store(self) -> Store:
-        """The current store; a file path that became a Maildir is reopened as one."""
-        with self._store_lock:
+    def _shared_store(self) -> Store:
+        """The whole store; a file path that became a Maildir is reopened as one."""
+        shared = self._shared
+        with shared.store_lock:
             # The stock aiosmtpd MailDir handler creates its directory on start,
             # possibly after ``mailcatcher web`` was pointed at the path.
             with contextlib.suppress(OSError):
-                self._store = current(self._store)
-            return self._store
+                shared.store = current(shared.store)
+            return shared.store
+
+    def store(self) -> Store:
+        """The current store, as this inbox sees it (`Store.view` for a named inbox)."""
+        whole = self._shared_store()
+        if self.name is None:
+            return whole
+        made = self._view
+        if made is None or made[0] is not whole:
+            # A view remembers its inbox's IDs: kept until the store is reopened.
+            made = self._view = (whole, whole.view(self.name))
+        return made[1]
 
     # --- reading ----------------------------------------------------------------------
 
     async def entries(self) -> list[Entry]:
-        """Every message, newest first."""
+        """Every message (of this inbox), newest first."""
         listing = await self.call(self._entries)
+        if self.name is not None:
+            return listing  # the counts and the read status are the whole store's
         self._count_accepted(listing)
         if len(self.read_ids) > len(listing):
             # Messages deleted behind our back (another process, --keep) are forgotten.
@@ -152,22 +251,23 @@ class Inbox:
 
     def _count_accepted(self, listing: list[Entry]) -> None:
         """Count the messages in `listing` stored since this inbox opened, once each."""
+        shared = self._shared
         for entry in listing:  # newest first: the rest were stored before we opened
-            if entry.stored < self.started:
+            if entry.stored < shared.started:
                 break
-            if entry.id not in self._accepted_ids:
-                self._accepted_ids.add(entry.id)
-                self.accepted += 1
-                self.accepted_size += entry.size
-        if len(self._accepted_ids) > len(listing):
+            if entry.id not in shared.accepted_ids:
+                shared.accepted_ids.add(entry.id)
+                shared.accepted += 1
+                shared.accepted_size += entry.size
+        if len(shared.accepted_ids) > len(listing):
             # A deleted message's ID never comes back: forget it, keep its count.
-            self._accepted_ids.intersection_update(entry.id for entry in listing)
+            shared.accepted_ids.intersection_update(entry.id for entry in listing)
 
     def _entries(self) -> list[Entry]:
         # One listing at a time: the store remembers what it built, so the second
         # caller waits for the first and then only scans, instead of both building
         # 10,000 entries at once.
-        with self._listing_lock:
+        with self._shared.listing_lock:
             return self.store().entries()
 
     async def find(self, id: str) -> Entry:
@@ -244,20 +344,21 @@ class Inbox:
 
     def _details_of(self, entries: list[Entry]) -> dict[str, shapes.Details]:
         found: dict[str, shapes.Details] = {}
+        cache, lock = self._shared.details, self._shared.details_lock
         for entry in entries:
-            with self._details_lock:
-                cached = self._details.get(entry.id)
+            with lock:
+                cached = cache.get(entry.id)
                 if cached is not None:
-                    self._details.move_to_end(entry.id)
+                    cache.move_to_end(entry.id)
             if cached is None:
                 head = self._head(entry)
                 if head is None:
                     continue  # deleted meanwhile
                 cached = shapes.details(entry, head)
-                with self._details_lock:
-                    self._details[entry.id] = cached
-                    while len(self._details) > DETAILS_CACHE:
-                        self._details.popitem(last=False)
+                with lock:
+                    cache[entry.id] = cached
+                    while len(cache) > DETAILS_CACHE:
+                        cache.popitem(last=False)
             found[entry.id] = cached
         return found
 
@@ -326,37 +427,66 @@ class Inbox:
     # --- changing ---------------------------------------------------------------------
 
     async def delete(self, ids: list[str]) -> None:
-        """Delete `ids`; unknown IDs are ignored."""
+        """Delete `ids`; unknown IDs (and, for a named inbox, other inboxes') are ignored."""
         await self.call(lambda: self.store().delete(ids))
         self.read_ids.difference_update(ids)
-        self.deleted += len(ids)
+        self._shared.deleted += len(ids)
         self.changed()
 
     async def clear(self) -> int:
-        """Delete every message; return how many there were."""
-        count = len(await self.entries())
+        """Delete every message (of this inbox); return how many there were."""
+        listing = await self.entries()
         await self.call(lambda: self.store().clear())
-        self.read_ids.clear()
-        self.deleted += count
+        if self.name is None:
+            self.read_ids.clear()
+        else:
+            self.read_ids.difference_update(entry.id for entry in listing)
+        self._shared.deleted += len(listing)
         self.changed()
-        return count
+        return len(listing)
+
+    async def tags(self) -> dict[str, int]:
+        """Each tag in use (in this inbox), and on how many messages (`Store.tags`)."""
+        return await self.call(lambda: self.store().tags())
+
+    async def set_tags(self, ids: list[str], tags: list[str]) -> None:
+        """Replace the tags of messages `ids` (`Store.set_tags`).
+
+        Raises:
+            store.TagsNotKeptError: the store cannot keep tags (a single mail file).
+        """
+        await self.call(lambda: self.store().set_tags(ids, tags))
+        self.changed()
+
+    async def rename_tag(self, old: str, new: str) -> None:
+        """Rename tag `old` to `new` on every message (of this inbox) that has it."""
+        await self.call(lambda: self.store().rename_tag(old, new))
+        self.changed()
+
+    async def delete_tag(self, tag: str) -> None:
+        """Remove `tag` from every message (of this inbox) that has it."""
+        await self.call(lambda: self.store().delete_tag(tag))
+        self.changed()
 
     # --- watching ---------------------------------------------------------------------
+    # One watcher and one change signal for the store: every inbox's streams and waits
+    # sleep on it, and on a change each looks again at its own mail.
 
     def is_closing(self) -> bool:
         """Whether the server is shutting down (streams and waits should end)."""
-        return self._closing
+        return self._shared.closing
 
     def start(self) -> None:
         """Start watching the store (on the running loop), and list it once ahead."""
-        self._loop = asyncio.get_running_loop()
+        shared = self._shared
+        shared.loop = asyncio.get_running_loop()
         # A store told of changes by other processes (a database's notifications) wakes
         # live pages at once; every store is still watched below.
-        self.store().watch(self.notify)
-        self._watch_task = self._loop.create_task(self._watch())
+        self._shared_store().watch(self.notify)
+        shared.watch_task = shared.loop.create_task(self._watch())
         # The first listing of a large Maildir builds every entry (0.2 s for 10,000);
         # doing it now spares the first page view that wait.
-        self._warm_task = self._loop.create_task(self._warm())
+        shared.warm_task = shared.loop.create_task(self._warm())
 
     async def _warm(self) -> None:
         # Only OSError: the store treats a damaged or unreadable index as missing (with a
@@ -366,25 +496,26 @@ class Inbox:
 
     def stop_waiting(self) -> None:
         """End every stream and wait now (the server is shutting down)."""
-        self._closing = True
+        self._shared.closing = True
         self._wake()
 
     async def close(self) -> None:
         """Stop watching, wake every waiter, close the store."""
+        shared = self._shared
         self.stop_waiting()
-        if self._settle is not None:
-            self._settle.cancel()
-        for task in (self._watch_task, self._warm_task):
+        if shared.settle is not None:
+            shared.settle.cancel()
+        for task in (shared.watch_task, shared.warm_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        with self._store_lock:
-            self._store.close()
+        with shared.store_lock:
+            shared.store.close()
 
     def notify(self) -> None:
         """Tell listeners a message was stored; safe from any thread."""
-        loop = self._loop
+        loop = self._shared.loop
         if loop is None or loop.is_closed():
             return
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
@@ -392,41 +523,44 @@ class Inbox:
 
     def changed(self) -> None:
         """Wake everything waiting for a change now, and once more after `SETTLE`."""
+        shared = self._shared
         self._wake()
-        if self._loop is not None and not self._closing:
-            if self._settle is not None:
-                self._settle.cancel()
-            self._settle = self._loop.call_later(SETTLE, self._wake)
+        if shared.loop is not None and not shared.closing:
+            if shared.settle is not None:
+                shared.settle.cancel()
+            shared.settle = shared.loop.call_later(SETTLE, self._wake)
 
     def _wake(self) -> None:
-        self.version += 1
-        for waiter in self._waiters:
+        shared = self._shared
+        shared.version += 1
+        for waiter in shared.waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        self._waiters.clear()
+        shared.waiters.clear()
 
     async def wait_change(self, version: int, timeout: float) -> bool:
         """Wait until the version moves past `version`; ``False`` on timeout or close."""
-        if self.version != version:
+        shared = self._shared
+        if shared.version != version:
             return True
-        if self._closing:
+        if shared.closing:
             return False
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.add(waiter)
+        shared.waiters.add(waiter)
         try:
             await asyncio.wait_for(waiter, timeout)
         except asyncio.TimeoutError:
             return False
         finally:
-            self._waiters.discard(waiter)
-        return not self._closing
+            shared.waiters.discard(waiter)
+        return not shared.closing
 
     async def _watch(self) -> None:
         mark: object = None
         first = True
-        while not self._closing:
+        while not self._shared.closing:
             try:
-                current = self.store().signature()
+                current = self._shared_store().signature()
             except OSError:
                 current = None
             if current != mark and not first:

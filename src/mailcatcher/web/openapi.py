@@ -4,8 +4,10 @@ The schemas are generated from the `TypedDict` shapes in `shapes`, the types the
 handlers return (``mypy --strict`` holds them to it), so the document and the answers
 cannot drift apart: there is no hand-written copy of a shape. Mailpit's shapes keep
 Mailpit's names; the endpoints Mailpit does not have (the wait, the envelope, the links,
-the event stream) are tagged ``mailcatcher``. A test checks that every route the app
-serves is described here and nothing else is.
+the event stream, the inboxes) are tagged ``mailcatcher``. Every path is served at the
+root and again under ``/inbox/{inbox}`` (one inbox alone): the document says so once, as
+its two ``servers``. A test checks that every route the app serves is described here and
+nothing else is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints, 
 from aiohttp import web
 
 from . import mailhog, shapes
-from .api import routes
+from .api import INBOX_PREFIX, routes
 
 JSON = dict[str, Any]
 OPENAPI_PATH = "/api/v1/openapi.json"
@@ -116,8 +118,9 @@ _QUERY = {
     "in": "query",
     "required": True,
     "description": "A search in Mailpit's syntax: to:, from:, subject:, cc:, bcc:, reply-to:, "
-    "addressed:, message-id:, is:read, is:unread, has:attachment, after:, before:, larger:, "
-    'smaller: and free text; "quoted phrases"; a leading - or ! negates a word.',
+    "addressed:, message-id:, tag:, is:read, is:unread, is:tagged, has:attachment, after:, "
+    'before:, larger:, smaller: and free text; "quoted phrases" (tag:"two words"); a leading '
+    "- or ! negates a word.",
     "schema": {"type": "string"},
 }
 _TZ = {
@@ -169,6 +172,19 @@ def _body(kind: Any) -> JSON:
 
 
 _MESSAGE_PARAMS = [_ID, _LATEST_QUERY]
+_TAG = {
+    "name": "Tag",
+    "in": "path",
+    "required": True,
+    "description": "The tag's name, percent-encoded (compared without regard to case).",
+    "schema": {"type": "string"},
+}
+_TAG_ERROR = _text(
+    'The request cannot be understood, or the tag is unknown ("tag not found: NAME"), '
+    "or the new name is invalid or taken; the reason as plain text."
+)
+_NO_TAGS = _text("The store keeps no tags (a single mail file); the reason as plain text.")
+_CHANGE_REFUSED = _text("A page on another origin asked.")
 
 PATHS: JSON = {
     "/api/v1/messages": {
@@ -334,9 +350,53 @@ PATHS: JSON = {
     },
     "/api/v1/tags": {
         "get": _operation(
-            "Tags in use (always none)",
+            "Tags in use, sorted",
             "tags",
             {"200": _json("Tags", list[str])},
+        ),
+        "put": _operation(
+            "Set messages' tags (replacing theirs; an empty Tags list removes them)",
+            "tags",
+            {"200": _OK, "400": _BAD, "403": _CHANGE_REFUSED, "501": _NO_TAGS},
+            requestBody={**_body(shapes.SetTagsRequest), "required": True},
+        ),
+    },
+    "/api/v1/tags/{Tag}": {
+        "put": _operation(
+            "Rename a tag on every message",
+            "tags",
+            {"200": _OK, "400": _TAG_ERROR, "403": _CHANGE_REFUSED, "501": _NO_TAGS},
+            [_TAG],
+            requestBody={**_body(shapes.RenameTagRequest), "required": True},
+        ),
+        "delete": _operation(
+            "Remove a tag from every message (the messages stay)",
+            "tags",
+            {"200": _OK, "400": _TAG_ERROR, "403": _CHANGE_REFUSED, "501": _NO_TAGS},
+            [_TAG],
+        ),
+    },
+    "/api/v1/inboxes": {
+        "get": _operation(
+            "Every inbox that holds mail (one per AUTH login; 'default': none), with counts",
+            "mailcatcher",
+            {"200": _json("Inboxes by name", list[shapes.InboxSummary])},
+        )
+    },
+    INBOX_PREFIX: {
+        "get": _operation(
+            "Redirect to /inbox/{inbox}/, the inbox's base URL (served at the root only)",
+            "page",
+            {"308": {"description": "Location: the same path with a slash added"}},
+            [
+                {
+                    "name": "inbox",
+                    "in": "path",
+                    "required": True,
+                    "description": "The inbox's name, percent-encoded",
+                    "schema": {"type": "string"},
+                }
+            ],
         )
     },
     OPENAPI_PATH: {
@@ -513,11 +573,27 @@ def document() -> JSON:
                 "and JSON shapes, plus a long-poll wait, a links list and live updates "
                 "(tag 'mailcatcher'), and MailHog's API with MailHog's shapes (tag 'mailhog'; "
                 "all of it again under /mailhog, where GET /api/v1/messages is MailHog's). "
-                "With basic auth configured, every path needs it. "
+                "Each inbox (AUTH login) is served alone under /inbox/{inbox}/ (the second "
+                "server). With basic auth configured, every path needs it. "
                 "Changes (DELETE, PUT) from a page on another origin are refused with 403."
             ),
             "license": {"name": "MIT", "identifier": "MIT"},
         },
+        "servers": [
+            {"url": "/", "description": "Every inbox"},
+            {
+                "url": INBOX_PREFIX,
+                "description": "One inbox alone: every path works here too, and sees, "
+                "changes and waits for that inbox's mail only (other inboxes' IDs are 404)",
+                "variables": {
+                    "inbox": {
+                        "default": "default",
+                        "description": "The AUTH login the mail was sent with, percent-encoded "
+                        "('default': mail sent without logging in)",
+                    }
+                },
+            },
+        ],
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 
 from ..message import fold
-from ..store import Entry
+from ..store import Entry, has_tag
 
 #: Words that name a header the summaries do not hold; matched on the message's headers.
 HEADER_FIELDS = {"cc": ("Cc",), "bcc": ("Bcc",), "reply-to": ("Reply-To",)}
@@ -349,7 +349,7 @@ def _check(
     if field == "flag":
         return _flag(value, read_ids)
     if field == "tag":
-        return lambda entry: False  # no message carries tags here
+        return lambda entry: has_tag(entry.tags, value)
     if field in ("after", "before"):
         moment = float(value)
         if field == "after":
@@ -370,5 +370,5 @@ def _flag(flag: str, read_ids: Set[str]) -> Predicate:
     if flag == "is:unread":
         return lambda entry: entry.id not in read_ids
     if flag == "is:tagged":
-        return lambda entry: False
+        return lambda entry: bool(entry.tags)
     return lambda entry: entry.attachments > 0  # has:attachment(s)

@@ -3,7 +3,7 @@
 Field names, nesting and types are Mailpit's (``internal/storage/structs.go`` and the
 ``MessagesSummary`` of ``server/apiv1``), so Mailpit's clients read our answers
 unchanged. Mailpit keeps read status and tags in its database; here read status lives in
-the web process (`Inbox`) and there are no tags, so ``Tags`` is always empty.
+the web process (`Inbox`) and tags in the store (`Entry.tags`).
 
 Each answer is a `TypedDict` below; the handlers return them (so ``mypy --strict``
 checks every key and type) and `openapi` generates its schemas from the same classes,
@@ -66,7 +66,7 @@ class MessageSummary(TypedDict):
     Subject: Annotated[str, Doc("Subject")]
     Created: Annotated[str, Doc("When it was stored (RFC 3339)", format="date-time")]
     Username: Annotated[str, Doc("SMTP AUTH user name, or empty")]
-    Tags: Annotated[list[str], Doc("Always []")]
+    Tags: Annotated[list[str], Doc("Tags")]
     Size: Annotated[int, Doc("Size in bytes")]
     Attachments: Annotated[int, Doc("Number of attachments")]
     Snippet: Annotated[str, Doc("Up to 200 characters of the body")]
@@ -81,7 +81,7 @@ class MessagesSummary(TypedDict):
     messages_count: Annotated[int, Doc("Messages matching the search (all, when listing)")]
     messages_unread: Annotated[int, Doc("Unread messages matching the search")]
     start: Annotated[int, Doc("Pagination offset")]
-    tags: Annotated[list[str], Doc("Always []")]
+    tags: Annotated[list[str], Doc("Every tag in use (in this inbox), sorted")]
     messages: list[MessageSummary]
 
 
@@ -127,7 +127,7 @@ class Message(TypedDict):
     Subject: Annotated[str, Doc("Subject")]
     ListUnsubscribe: ListUnsubscribe
     Date: Annotated[str, Doc("Date header, else when stored (RFC 3339)", format="date-time")]
-    Tags: Annotated[list[str], Doc("Always []")]
+    Tags: Annotated[list[str], Doc("Tags")]
     Username: Annotated[str, Doc("SMTP AUTH user name, or empty")]
     Text: Annotated[str, Doc("Text body (the HTML as text when there is none)")]
     HTML: Annotated[str, Doc("HTML body as sent, or empty")]
@@ -175,7 +175,7 @@ class AppInformation(TypedDict):
     DatabaseSize: Annotated[int, Doc("Bytes of stored messages")]
     Messages: Annotated[int, Doc("Messages stored")]
     Unread: Annotated[int, Doc("Unread messages")]
-    Tags: Annotated[dict[str, int], Doc("Messages per tag: always {}")]
+    Tags: Annotated[dict[str, int], Doc("Messages per tag")]
     RuntimeStats: RuntimeStats
 
 
@@ -201,6 +201,27 @@ class WebUIConfiguration(TypedDict):
     ChaosEnabled: bool
     DuplicatesIgnored: bool
     HideDeleteAllButton: bool
+
+
+class InboxSummary(TypedDict):
+    """An inbox: the AUTH login its mail was sent with ("default": none)."""
+
+    Name: Annotated[str, Doc("The inbox's name")]
+    Messages: Annotated[int, Doc("Messages in it")]
+    URL: Annotated[str, Doc("Its base URL's path: /inbox/NAME/, NAME percent-encoded")]
+
+
+class SetTagsRequest(TypedDict):
+    """Replace the tags of messages (an empty Tags list removes them all)."""
+
+    IDs: Annotated[list[str], Doc("Message IDs")]
+    Tags: Annotated[list[str], Doc("Tags to set")]
+
+
+class RenameTagRequest(TypedDict):
+    """A tag's new name."""
+
+    Name: Annotated[str, Doc("New name")]
 
 
 class DeleteRequest(TypedDict, total=False):
@@ -335,7 +356,7 @@ def summary(entry: Entry, extra: Details, *, read: bool) -> MessageSummary:
         "Subject": entry.subject,
         "Created": iso_time(entry.stored),
         "Username": entry.auth_user or "",
-        "Tags": [],
+        "Tags": list(entry.tags),
         "Size": entry.size,
         "Attachments": entry.attachments,
         "Snippet": extra.snippet,
@@ -350,6 +371,7 @@ def messages_summary(
     matched_unread: int,
     start: int,
     messages: list[MessageSummary],
+    tags: list[str],
 ) -> MessagesSummary:
     """Mailpit's ``MessagesSummary`` (with the legacy ``count`` its clients still read)."""
     return {
@@ -359,7 +381,7 @@ def messages_summary(
         "messages_count": matched,
         "messages_unread": matched_unread,
         "start": start,
-        "tags": [],
+        "tags": tags,
         "messages": messages,
     }
 
@@ -433,7 +455,7 @@ def message(entry: Entry, parsed: EmailMessage) -> Message:
         "Subject": entry.subject,
         "ListUnsubscribe": list_unsubscribe(parsed),
         "Date": _date(parsed, entry),
-        "Tags": [],
+        "Tags": list(entry.tags),
         "Username": entry.auth_user or "",
         "Text": text,
         "HTML": html,

@@ -1,4 +1,4 @@
-"""About the server: Mailpit's info and web UI settings, tags, and the health probes."""
+"""About the server: Mailpit's info and web UI settings, and the health probes."""
 
 from __future__ import annotations
 
@@ -33,7 +33,11 @@ def _memory() -> int:
 
 @routes.get("/api/v1/info")
 async def info(request: web.Request) -> web.Response:
-    """Mailpit's ``AppInformation``. ``LatestVersion`` is empty: nothing is fetched."""
+    """Mailpit's ``AppInformation``. ``LatestVersion`` is empty: nothing is fetched.
+
+    Under ``/inbox/NAME/`` the counts (messages, unread, size, tags) are that inbox's;
+    ``RuntimeStats`` are always the whole server's.
+    """
     inbox = inbox_of(request)
     entries = await inbox.entries()
     information: shapes.AppInformation = {
@@ -43,7 +47,7 @@ async def info(request: web.Request) -> web.Response:
         "DatabaseSize": sum(entry.size for entry in entries),
         "Messages": len(entries),
         "Unread": inbox.unread(entries),
-        "Tags": {},
+        "Tags": await inbox.tags(),
         "RuntimeStats": {
             "Memory": _memory(),
             "MessagesDeleted": inbox.deleted,
@@ -78,12 +82,6 @@ async def webui(request: web.Request) -> web.Response:
         "HideDeleteAllButton": False,
     }
     return web.json_response(configuration)
-
-
-@routes.get("/api/v1/tags")
-async def tags(request: web.Request) -> web.Response:
-    """Every tag in use: none, messages here carry no tags."""
-    return web.json_response([])
 
 
 @routes.get("/livez")

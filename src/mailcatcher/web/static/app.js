@@ -5,11 +5,20 @@
 // holds markup shows as the text it is. The HTML body is shown only inside a
 // sandboxed iframe (no scripts, no same-origin) that the server fills with cleaned
 // HTML under a no-script Content-Security-Policy.
+//
+// Every request is relative to the page's own address: served at / it reads every inbox,
+// served at /inbox/NAME/ the same requests read inbox NAME alone (the server's rule).
+// Inbox names and tags are user input (an SMTP login, a header): they reach the page as
+// text, and URLs as percent-encoded path segments.
 "use strict";
 
 (() => {
   const PAGE = 50;
   const $ = (id) => document.getElementById(id);
+  // /inbox/NAME/ (NAME percent-encoded, one segment): this page shows inbox NAME alone.
+  const AT_INBOX = /^(.*\/)inbox\/([^/]+)\/$/.exec(location.pathname);
+  const ROOT = AT_INBOX ? AT_INBOX[1] : location.pathname.replace(/[^/]*$/, "");
+  const INBOX = AT_INBOX ? decodeURIComponent(AT_INBOX[2]) : null;
 
   const state = {
     query: "",
@@ -102,7 +111,14 @@
   }
 
   function messageUrl(id, suffix) {
-    return `/api/v1/message/${encodeURIComponent(id)}${suffix || ""}`;
+    return `api/v1/message/${encodeURIComponent(id)}${suffix || ""}`;
+  }
+
+  function inboxUrl(name) {
+    // A name of dots alone is encoded too: "/inbox/../" would be the root to the browser.
+    let segment = encodeURIComponent(name);
+    if (!segment.replace(/\./g, "")) segment = segment.replace(/\./g, "%2E");
+    return `${ROOT}inbox/${segment}/`;
   }
 
   function showError(error) {
@@ -117,9 +133,9 @@
     const limit = String(Math.max(state.shown, PAGE));
     if (state.query) {
       const params = new URLSearchParams({ query: state.query, start: "0", limit });
-      return `/api/v1/search?${params}`;
+      return `api/v1/search?${params}`;
     }
-    return `/api/v1/messages?${new URLSearchParams({ start: "0", limit })}`;
+    return `api/v1/messages?${new URLSearchParams({ start: "0", limit })}`;
   }
 
   async function refresh() {
@@ -178,6 +194,13 @@
       ),
       el("span", { class: "to", text: recipients ? `to ${recipients}` : "" }),
       el("span", { class: "snippet", text: message.Snippet || "" }),
+      el("span", { class: "tags" }, ...(message.Tags || []).map((tag) =>
+        // Inside the row's link: a click searches for the tag instead of opening the row.
+        el("span", { class: "tag", title: `Show messages tagged “${tag}”`, text: tag, onclick: (event) => {
+          event.preventDefault();
+          event.stopPropagation();
+          searchTag(tag);
+        } }))),
     );
     return el("li", { class: selected ? "selected" : null }, link);
   }
@@ -206,7 +229,38 @@
     const deleteAll = $("delete-all");
     deleteAll.textContent = state.query ? `Delete ${total.toLocaleString()} matching` : "Delete all";
     deleteAll.disabled = total === 0;
-    document.title = state.total ? `(${state.total}) mailcatcher` : "mailcatcher";
+    const name = INBOX === null ? "mailcatcher" : `${INBOX} · mailcatcher`;
+    document.title = state.total ? `(${state.total}) ${name}` : name;
+  }
+
+  // --- inboxes: the switcher ------------------------------------------------------------
+
+  async function loadInboxes() {
+    let inboxes;
+    try {
+      inboxes = await (await api("api/v1/inboxes")).json();
+    } catch (error) {
+      showError(error);
+      return;
+    }
+    if (INBOX !== null && !inboxes.some((inbox) => inbox.Name === INBOX)) {
+      inboxes.push({ Name: INBOX, Messages: 0 }); // nobody sent to it yet: still this page's
+    }
+    const all = inboxes.reduce((sum, inbox) => sum + inbox.Messages, 0);
+    const options = [el("option", { value: "", text: `All inboxes (${all.toLocaleString()})` })];
+    for (const inbox of inboxes) {
+      const option = el("option", { text: `${inbox.Name} (${inbox.Messages.toLocaleString()})` });
+      option.value = inbox.Name; // a property: any text, never markup
+      options.push(option);
+    }
+    const select = $("inbox-switch");
+    select.replaceChildren(...options);
+    select.value = INBOX === null ? "" : INBOX;
+  }
+
+  function switchInbox() {
+    const name = $("inbox-switch").value;
+    location.href = name ? inboxUrl(name) : ROOT;
   }
 
   // --- one message --------------------------------------------------------------------
@@ -263,6 +317,7 @@
       ...metaRow("Size", formatSize(message.Size)),
       ...metaRow("Logged in as", message.Username),
     );
+    renderTags(message);
     $("download").href = `${messageUrl(id, "/raw")}?dl=1`;
     const files = (message.Attachments || []).length + (message.Inline || []).length;
     $("tab-attachments").textContent = files ? `Attachments (${files})` : "Attachments";
@@ -276,6 +331,43 @@
     const wanted = !message.HTML && state.tab === "html" ? "text" : state.tab;
     selectTab(wanted, false);
     if (message.HTML) loadPreview(false);
+  }
+
+  // --- tags -------------------------------------------------------------------------
+
+  function searchTag(tag) {
+    // Tags hold letters, digits, "-", "_", ".", "@" and spaces only: no quote to escape.
+    $("search").value = `tag:"${tag}"`;
+    search(true);
+  }
+
+  function renderTags(message) {
+    $("tags").replaceChildren(...(message.Tags || []).map((tag) => el(
+      "li",
+      { class: "tag", "data-tag": tag },
+      el("button", { type: "button", class: "tag-search", title: `Show messages tagged “${tag}”`, text: tag, onclick: () => searchTag(tag) }),
+      el("button", { type: "button", class: "untag", "aria-label": `Remove tag ${tag}`, title: "Remove this tag", text: "×", onclick: () => setTags(message, (message.Tags || []).filter((have) => have !== tag)) }),
+    )));
+  }
+
+  async function setTags(message, tags) {
+    // Mailpit's PUT /api/v1/tags replaces the message's tags with these.
+    try {
+      await api("api/v1/tags", {
+        method: "PUT",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ IDs: [message.ID], Tags: tags }),
+      });
+      const fresh = await (await api(messageUrl(message.ID))).json();
+      if (state.current && state.current.ID === message.ID) {
+        state.current.Tags = fresh.Tags;
+        renderTags(state.current);
+      }
+    } catch (error) {
+      showError(error);
+      return;
+    }
+    refresh();
   }
 
   function link(url) {
@@ -321,7 +413,7 @@
     const message = state.current;
     if (!message) return;
     $("remote-bar").hidden = remote || !REMOTE.test(message.HTML);
-    const url = `/view/${encodeURIComponent(message.ID)}.html${remote ? "?remote=1" : ""}`;
+    const url = `view/${encodeURIComponent(message.ID)}.html${remote ? "?remote=1" : ""}`;
     $("preview").src = url;
   }
 
@@ -529,7 +621,7 @@
     const index = rows.findIndex((item) => item.dataset.id === id);
     const next = rows[index + 1] || rows[index - 1];
     try {
-      await api("/api/v1/messages", {
+      await api("api/v1/messages", {
         method: "DELETE",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ IDs: [id] }),
@@ -552,13 +644,14 @@
 
   async function deleteAll() {
     const matching = state.query ? state.matched : state.total;
-    const what = state.query ? `the ${matching} messages matching “${state.query}”` : `all ${matching} messages`;
+    const where = INBOX === null ? "" : ` of inbox “${INBOX}”`;
+    const what = state.query ? `the ${matching} messages${where} matching “${state.query}”` : `all ${matching} messages${where}`;
     if (!window.confirm(`Delete ${what}?`)) return;
     try {
       if (state.query) {
-        await api(`/api/v1/search?${new URLSearchParams({ query: state.query })}`, { method: "DELETE" });
+        await api(`api/v1/search?${new URLSearchParams({ query: state.query })}`, { method: "DELETE" });
       } else {
-        await api("/api/v1/messages", { method: "DELETE" });
+        await api("api/v1/messages", { method: "DELETE" });
       }
     } catch (error) {
       showError(error);
@@ -649,12 +742,16 @@
   }
 
   function connect() {
-    const source = new EventSource("/api/events");
+    const source = new EventSource("api/events");
     source.addEventListener("hello", () => {
       setLive(true, "live");
       refresh();
+      loadInboxes();
     });
-    source.addEventListener("change", () => refresh());
+    source.addEventListener("change", () => {
+      refresh();
+      loadInboxes();
+    });
     source.addEventListener("error", () => setLive(false, "reconnecting"));
   }
 
@@ -692,6 +789,15 @@
     refresh();
   });
   $("delete-all").addEventListener("click", deleteAll);
+  $("inbox-switch").addEventListener("change", switchInbox);
+  $("tag-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const message = state.current;
+    const tag = $("tag-input").value.trim();
+    if (!message || !tag) return;
+    $("tag-input").value = "";
+    setTags(message, [...(message.Tags || []), tag]);
+  });
   $("delete-one").addEventListener("click", () => state.currentId && deleteMessage(state.currentId));
   $("back").addEventListener("click", () => {
     const id = state.currentId;
@@ -711,6 +817,7 @@
   onWidth();
 
   selectTab("html", false);
+  loadInboxes();
   refresh().then(route);
   connect();
 })();
