@@ -158,3 +158,20 @@ async def test_per_inbox_objects_are_bounded_however_many_names_are_asked_for(
         assert len(kept) == inbox_module.MAX_INBOXES
         assert f"n{inbox_module.MAX_INBOXES + 39}" in kept  # the newest stay
         assert "n0" not in kept
+
+
+@async_test
+async def test_mailhogs_api_is_served_per_inbox_too(tmp_path: Path) -> None:
+    entries = add(tmp_path / "mail", sent_by("app1", "for app1"), sent_by("app2", "for app2"))
+    ids = {entry.inbox: entry.id for entry in entries}
+    async with client(tmp_path / "mail") as api:
+        listed = await (await api.get(base("app1") + "api/v2/messages")).json()
+        assert (listed["total"], [m["ID"] for m in listed["items"]]) == (1, [ids["app1"]])
+        found = await api.get(base("app1") + "api/v2/search?kind=containing&query=for")
+        assert [m["ID"] for m in (await found.json())["items"]] == [ids["app1"]]
+        other = await api.get(f"{base('app1')}api/v1/messages/{ids['app2']}")
+        assert other.status == 404
+        gone = await api.delete(f"{base('app1')}api/v1/messages/{ids['app2']}")
+        assert gone.status == 404
+        everything = await (await api.get("/api/v2/messages")).json()
+        assert everything["total"] == 2
