@@ -2,10 +2,14 @@
 
 What is measured: the stock ``aiosmtpd`` command (``python -m aiosmtpd``, a subprocess on a free
 127.0.0.1 port) with ``aiosmtpd.handlers.Sink``, ``mailcatcher.catcher.MailFile`` and
-``mailcatcher.catcher.MailDir``:
+``mailcatcher.catcher.MailDir``, and ``mailcatcher serve`` (its web inbox on, as users run it,
+storing every message in its Maildir) on asyncio's event loop and on uvloop
+(``MAILCATCHER_LOOP``; the uvloop row is skipped when uvloop is not installed):
 
-* messages per second for 1 KiB and 100 KiB messages at 1 and 16 concurrent clients, with the
-  server's peak resident memory (``VmHWM`` from ``/proc/<pid>/status``) and CPU use;
+* messages per second for 1 KiB and 100 KiB messages from 16 concurrent clients, each opening
+  a new connection per message, and for 1 KiB from 16 clients that each keep one connection
+  for all their messages; with the server's peak resident memory (``VmHWM`` from
+  ``/proc/<pid>/status``) and CPU use;
 * the time to send one ~25 MiB multipart message (text, HTML and a base64 attachment) and the
   server's peak memory as a multiple of the message size.
 
@@ -17,19 +21,24 @@ fresh server, so noise lands on both sides of the ratio; the best run of each is
 noise only ever slows a run down.
 
 The load generator is an asyncio client in this process. It opens a new TCP connection per message
-as applications do (EHLO, MAIL, RCPT, DATA, QUIT over raw asyncio streams), dot-stuffs the data
+as applications do (EHLO, MAIL, RCPT, DATA, QUIT over raw asyncio streams), or in the "reused"
+rows one per client for all its messages (MAIL, RCPT, DATA again and again), dot-stuffs the data
 (RFC 5321 section 4.5.2) and checks every reply code: any unexpected reply, or a message the
 handler did not store faithfully, fails the run.
 
-Targets (issue 3): MailFile >= 0.62x Sink at 1 KiB and 100 KiB with 16 clients, and peak server
-memory for the 25 MiB message <= 8x its size (the whole process's peak RSS, interpreter
-included). The exit status is 1 when a target fails or a message fails, so the script works as a
-check. ``--quick`` is a short smoke run: it prints the same table, but only failed messages, not
-missed targets, make it exit non-zero (a ratio from a 0.3 s run on a noisy machine means little).
+Targets (issue 15): MailFile and MailDir >= 0.9x Sink at 1 KiB and 100 KiB with 16 clients and
+>= 0.8x with reused connections, and the 25 MiB message stored within 1.1x Sink's time with a
+peak memory within 1.2x Sink's; ``serve`` >= 1.5x Sink at 1 KiB and >= 2x at 100 KiB, and its
+memory growth for the 25 MiB message under 2x the message size, and its 25 MiB message faster
+than MailDev 3.0's when ``--maildev node_modules/.bin/maildev`` (``npm install maildev@3.0.0``)
+adds MailDev's row. The exit status is 1 when a target fails or a message fails, so the script
+works as a check. ``--quick`` is a short smoke run: it prints the same table, but only failed
+messages, not missed targets, make it exit non-zero (a ratio from a 0.3 s run on a noisy
+machine means little).
 
 Run from the repository root::
 
-    PYTHONPATH=src python bench/throughput.py [--seconds 3] [--repeats 2] [--quick]
+    PYTHONPATH=src python bench/throughput.py [--seconds 3] [--repeats 2] [--maildev PATH] [--quick]
 """
 
 from __future__ import annotations
@@ -64,12 +73,22 @@ SIZE_LIMIT = 40_000_000
 REPO = Path(__file__).resolve().parent.parent
 MAIL_FROM = "sender@example.com"
 RCPT_TO = "recipient@example.com"
-TARGET_RATIO = 0.62
-TARGET_PEAK_FACTOR = 8.0
 CELL_SIZES = (1 * KIB, 100 * KIB)
-Cell = tuple[int, int]  # message size, concurrent clients
-CELLS: tuple[Cell, ...] = tuple((size, clients) for size in CELL_SIZES for clients in (1, 16))
+Cell = tuple[int, int, bool]  # message size, concurrent clients, connection reused
 TARGET_CLIENTS = 16
+CELLS: tuple[Cell, ...] = (
+    (1 * KIB, TARGET_CLIENTS, False),
+    (100 * KIB, TARGET_CLIENTS, False),
+    (1 * KIB, TARGET_CLIENTS, True),
+)
+# Issue 15's targets: handler -> cell -> least ratio to Sink's msgs/s.
+HANDLER_RATIO = {CELLS[0]: 0.9, CELLS[1]: 0.9, CELLS[2]: 0.8}
+SERVE_RATIO = {CELLS[0]: 1.5, CELLS[1]: 2.0}
+# The large message: a handler's time and peak RSS at most these multiples of Sink's; serve's
+# memory growth (peak - idle) at most this multiple of the message's size.
+TARGET_LARGE_TIME = 1.1
+TARGET_LARGE_PEAK = 1.2
+TARGET_SERVE_GROWTH = 2.0
 # A run stops early after this many failed messages: a dead server fails every attempt at once.
 MAX_FAILURES = 20
 MESSAGE_TIMEOUT = 30.0
@@ -88,14 +107,39 @@ class ReplyError(Exception):
 
 @dataclass(frozen=True)
 class Handler:
-    """A handler row: its ``-c`` class path and the arguments after it (``{dir}``: work dir)."""
+    """A server row: a ``-c`` class path for the stock ``aiosmtpd`` command and the arguments
+    after it (``{dir}``: work dir), or ``mailcatcher serve`` (`loop` set) on that event loop."""
 
     name: str
     classpath: str
     args: tuple[str, ...] = ()
+    #: For ``mailcatcher serve``: the ``MAILCATCHER_LOOP`` it runs with.
+    loop: str | None = None
+    #: Another program's command line instead (``{port}``, ``{http}``, ``{dir}`` filled in).
+    external: tuple[str, ...] = ()
 
     def command(self, port: int | str, workdir: Path | str) -> list[str]:
         """Return the server's command line."""
+        if self.external:
+            http = free_port() if isinstance(port, int) else "HTTP_PORT"
+            return [arg.format(port=port, http=http, dir=workdir) for arg in self.external]
+        if self.loop is not None:
+            http = free_port() if isinstance(port, int) else "HTTP_PORT"
+            return [
+                *(["env", f"MAILCATCHER_LOOP={self.loop}"] if isinstance(port, str) else []),
+                sys.executable,
+                "-m",
+                "mailcatcher",
+                "serve",
+                "--smtp",
+                f"{HOST}:{port}",
+                "--http",
+                f"{HOST}:{http}",
+                "--dir",
+                f"{workdir}/mail",
+                "--max-size",
+                str(SIZE_LIMIT),
+            ]
         return [
             sys.executable,
             "-m",
@@ -114,7 +158,28 @@ class Handler:
 SINK = Handler("Sink", "aiosmtpd.handlers.Sink")
 MAILFILE = Handler("MailFile", "mailcatcher.catcher.MailFile", ("{dir}/latest.mail",))
 MAILDIR = Handler("MailDir", "mailcatcher.catcher.MailDir", ("--", "{dir}/mail"))
-HANDLERS = (SINK, MAILFILE, MAILDIR)
+SERVE = Handler("serve", "mailcatcher.cli.main", loop="asyncio")
+SERVE_UV = Handler("serve+uv", "uvloop.new_event_loop", loop="uvloop")
+HANDLERS = [SINK, MAILFILE, MAILDIR, SERVE, SERVE_UV]
+
+
+def maildev(path: str) -> Handler:
+    """MailDev (npm ``maildev``, a Node program) at *path*, storing each message as a file."""
+    return Handler(
+        "MailDev",
+        "",
+        external=(
+            path,
+            "--smtp",
+            "{port}",
+            "--web",
+            "{http}",
+            "--ip",
+            HOST,
+            "--mail-directory",
+            "{dir}/maildev",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -255,7 +320,12 @@ def check_stored(handler: Handler, workdir: Path, sample: Sample) -> str | None:
     """
     if handler is SINK:
         return None
-    if handler is MAILFILE:
+    if handler.external:
+        found = list((workdir / "maildev").glob("*.eml"))
+        if not found:
+            return f"no message stored in {workdir / 'maildev'}"
+        stored = max(found, key=lambda path: path.stat().st_mtime_ns)
+    elif handler is MAILFILE:
         stored = workdir / "latest.mail"
     else:
         folders = [workdir / "mail" / sub for sub in ("new", "cur")]
@@ -317,6 +387,9 @@ def server_env() -> dict[str, str]:
 
 def unavailable(handler: Handler, env: dict[str, str]) -> str | None:
     """Return why *handler* cannot be imported by the server's interpreter, or None."""
+    if handler.external:
+        program = Path(handler.external[0])
+        return None if os.access(program, os.X_OK) else f"{program}: not an executable"
     module, _, name = handler.classpath.rpartition(".")
     code = "import importlib, sys; getattr(importlib.import_module(sys.argv[1]), sys.argv[2])"
     result = subprocess.run(
@@ -421,6 +494,8 @@ def running(handler: Handler, workdir: Path, env: dict[str, str]) -> Iterator[Se
     """Start *handler* on a free port in *workdir*, ready for mail; always stop it."""
     port = free_port()
     stderr_path = workdir / "server.stderr"
+    if handler.loop is not None:
+        env = {**env, "MAILCATCHER_LOOP": handler.loop}
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             handler.command(port, workdir),
@@ -474,6 +549,45 @@ async def send_one(port: int, stuffed: bytes, size: int) -> None:
             await writer.wait_closed()
 
 
+async def send_many(port: int, sample: Sample, tally: Tally, deadline: float) -> None:
+    """Send *sample* again and again on one connection until *deadline*, counting each."""
+    size = sample.size
+    try:
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(HOST, port), MESSAGE_TIMEOUT
+        )
+    except (OSError, asyncio.TimeoutError) as exc:
+        tally.fail(f"{type(exc).__name__}: {exc}")
+        return
+    try:
+        await asyncio.wait_for(expect(reader, b"220"), MESSAGE_TIMEOUT)
+        writer.write(b"EHLO bench.example.com\r\n")
+        await asyncio.wait_for(expect(reader, b"250"), MESSAGE_TIMEOUT)
+        while time.monotonic() < deadline and tally.failed < MAX_FAILURES:
+
+            async def one() -> None:
+                writer.write(f"MAIL FROM:<{MAIL_FROM}> SIZE={size}\r\n".encode("ascii"))
+                await expect(reader, b"250")
+                writer.write(f"RCPT TO:<{RCPT_TO}>\r\n".encode("ascii"))
+                await expect(reader, b"250")
+                writer.write(b"DATA\r\n")
+                await expect(reader, b"354")
+                writer.write(sample.stuffed)
+                await writer.drain()
+                await expect(reader, b"250")
+
+            await asyncio.wait_for(one(), MESSAGE_TIMEOUT)
+            tally.sent += 1
+        writer.write(b"QUIT\r\n")
+        await asyncio.wait_for(expect(reader, b"221"), MESSAGE_TIMEOUT)
+    except (OSError, EOFError, asyncio.LimitOverrunError, asyncio.TimeoutError, ReplyError) as exc:
+        tally.fail(f"{type(exc).__name__}: {exc}")
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
 async def attempt(port: int, sample: Sample, tally: Tally, timeout: float) -> None:
     """Send *sample* once and count the outcome in *tally*."""
     try:
@@ -484,11 +598,19 @@ async def attempt(port: int, sample: Sample, tally: Tally, timeout: float) -> No
         tally.sent += 1
 
 
-async def drive(port: int, sample: Sample, clients: int, seconds: float, tally: Tally) -> float:
-    """Keep *clients* senders busy for *seconds*; return the wall time until all finished."""
+async def drive(
+    port: int, sample: Sample, clients: int, seconds: float, tally: Tally, reuse: bool = False
+) -> float:
+    """Keep *clients* senders busy for *seconds*; return the wall time until all finished.
+
+    With *reuse*, each sender keeps one connection for all its messages.
+    """
     deadline = time.monotonic() + seconds
 
     async def sender() -> None:
+        if reuse:
+            await send_many(port, sample, tally, deadline)
+            return
         while time.monotonic() < deadline and tally.failed < MAX_FAILURES:
             await attempt(port, sample, tally, MESSAGE_TIMEOUT)
 
@@ -507,6 +629,7 @@ def throughput_run(
     settings: Settings,
     env: dict[str, str],
     verify: bool,
+    reuse: bool = False,
 ) -> Run:
     """Measure one handler at one cell on a fresh server: warm up, then time."""
     with (
@@ -514,12 +637,12 @@ def throughput_run(
         running(handler, Path(tmp), env) as server,
     ):
         warm = Tally()
-        asyncio.run(drive(server.port, sample, clients, settings.warmup, warm))
+        asyncio.run(drive(server.port, sample, clients, settings.warmup, warm, reuse))
         idle = proc_status_kib(server.pid, "VmRSS")
         tally = Tally(failed=warm.failed, errors=warm.errors)
         cpu = proc_cpu_seconds(server.pid)
         client_cpu = time.process_time()
-        seconds = asyncio.run(drive(server.port, sample, clients, settings.seconds, tally))
+        seconds = asyncio.run(drive(server.port, sample, clients, settings.seconds, tally, reuse))
         client_cpu = time.process_time() - client_cpu
         cpu = proc_cpu_seconds(server.pid) - cpu
         peak = proc_status_kib(server.pid, "VmHWM")
@@ -584,6 +707,7 @@ class Settings:
     large_size: int
     quick: bool
     dir: str | None
+    maildev: str | None = None
 
 
 def mib(kib: int) -> str:
@@ -638,6 +762,11 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
         "--dir", help="where the servers' temporary directories go (default: the system's)"
     )
     parser.add_argument(
+        "--maildev",
+        metavar="PATH",
+        help="also run MailDev (npm maildev@3.0.0: node_modules/.bin/maildev) for comparison",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="short smoke run; missed targets do not change the exit status",
@@ -652,7 +781,7 @@ def parse_args(argv: Sequence[str] | None) -> Settings:
     if args.dir is not None and not Path(args.dir).is_dir():
         parser.error(f"--dir {args.dir}: not a directory")
     warmup = min(0.5, seconds / 3)
-    return Settings(seconds, warmup, repeats, int(large_mib * MIB), quick, args.dir)
+    return Settings(seconds, warmup, repeats, int(large_mib * MIB), quick, args.dir, args.maildev)
 
 
 def print_header(settings: Settings) -> None:
@@ -685,6 +814,12 @@ def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def cell_label(cell: Cell, samples: dict[int, Sample]) -> str:
+    """A cell as the progress lines and failures name it: ``1 KiB x16 reused``."""
+    size, clients, reuse = cell
+    return f"{samples[size].label} x{clients} {'reused' if reuse else 'new'}"
+
+
 def measure_cells(
     active: Sequence[Handler], samples: dict[int, Sample], settings: Settings, env: dict[str, str]
 ) -> dict[tuple[Cell, str], list[Run]]:
@@ -693,15 +828,17 @@ def measure_cells(
     total = len(CELLS) * settings.repeats * len(active)
     done = 0
     for cell in CELLS:
-        size, clients = cell
+        size, clients, reuse = cell
         for repeat in range(settings.repeats):
             for handler in active:
-                run = throughput_run(handler, samples[size], clients, settings, env, repeat == 0)
+                run = throughput_run(
+                    handler, samples[size], clients, settings, env, repeat == 0, reuse
+                )
                 results.setdefault((cell, handler.name), []).append(run)
                 done += 1
                 progress(
                     f"[{done}/{total}]"
-                    f" {samples[size].label} x{clients} {handler.name} run {repeat + 1}:"
+                    f" {cell_label(cell, samples)} {handler.name} run {repeat + 1}:"
                     f" {run.rate:.1f} msgs/s, {run.tally.failed} failed"
                 )
     return results
@@ -735,16 +872,17 @@ def report_cells(
         " CPU x Sink = Sink's server CPU per message / the handler's)"
     )
     print(
-        f"{'size':<8} {'clients':>7}  {'handler':<9} {'msgs/s':>8} {'x Sink':>7}"
+        f"{'size':<8} {'clients':>7} {'conn':<6}  {'handler':<9} {'msgs/s':>8} {'x Sink':>7}"
         f" {'ms CPU/msg':>10} {'CPU x Sink':>10} {'peak RSS':>10} {'srv CPU':>7} {'cli CPU':>7}"
         f" {'failed':>6}"
     )
     ratios: dict[tuple[Cell, str], float] = {}
     for cell in CELLS:
-        size, clients = cell
+        size, clients, reuse = cell
         sink = best(results[(cell, SINK.name)])
         for handler in HANDLERS:
-            lead = f"{samples[size].label:<8} {clients:>7}  {handler.name:<9}"
+            conn = "reused" if reuse else "new"
+            lead = f"{samples[size].label:<8} {clients:>7} {conn:<6}  {handler.name:<9}"
             if handler.name in skipped:
                 print(f"{lead} skipped ({skipped[handler.name]})")
                 continue
@@ -760,17 +898,26 @@ def report_cells(
                 f" {sum(r.tally.failed for r in runs):>6}"
             )
             failures.extend(
-                f"{samples[size].label} x{clients} {handler.name}: {error}"
+                f"{cell_label(cell, samples)} {handler.name}: {error}"
                 for run in runs
                 for error in run.tally.errors
             )
     return ratios
 
 
+@dataclass(frozen=True)
+class Large:
+    """One server's large-message figures, for the targets."""
+
+    seconds: float
+    peak_kib: int
+    growth_kib: int
+
+
 def report_large(
     results: dict[str, list[Run]], large: Sample, skipped: dict[str, str], failures: list[str]
-) -> dict[str, float]:
-    """Print the large-message table; return each handler's peak RSS / message size."""
+) -> dict[str, Large]:
+    """Print the large-message table; return each server's figures."""
     print(
         f"Large message ({large.label} = {large.size} bytes: multipart, base64 attachment; one"
         " message on a fresh server; x Sink = Sink's seconds / seconds; growth = peak - idle)"
@@ -780,7 +927,7 @@ def report_large(
         f" {'peak/size':>9} {'growth/size':>11} {'failed':>6}"
     )
     sink = min(results[SINK.name], key=lambda run: run.seconds)
-    factors: dict[str, float] = {}
+    factors: dict[str, Large] = {}
     for handler in HANDLERS:
         if handler.name in skipped:
             print(f"{handler.name:<9} skipped ({skipped[handler.name]})")
@@ -790,11 +937,11 @@ def report_large(
         # The worst run counts for memory: noise does not make a process use less.
         peak = max(run.peak_kib for run in runs)
         growth = max(run.peak_kib - run.idle_kib for run in runs)
-        factors[handler.name] = peak * KIB / large.size
+        factors[handler.name] = Large(fastest.seconds, peak, growth)
         print(
             f"{handler.name:<9} {fastest.seconds:>8.2f} {sink.seconds / fastest.seconds:>6.2f}x"
             f" {mib(max(run.idle_kib for run in runs)):>10} {mib(peak):>10}"
-            f" {factors[handler.name]:>8.2f}x {growth * KIB / large.size:>10.2f}x"
+            f" {peak * KIB / large.size:>8.2f}x {growth * KIB / large.size:>10.2f}x"
             f" {sum(run.tally.failed for run in runs):>6}"
         )
         failures.extend(f"large {handler.name}: {e}" for run in runs for e in run.tally.errors)
@@ -803,23 +950,56 @@ def report_large(
 
 def report_targets(
     ratios: dict[tuple[Cell, str], float],
-    factors: dict[str, float],
+    larges: dict[str, Large],
     samples: dict[int, Sample],
     large: Sample,
 ) -> int:
-    """Print each target with PASS or FAIL; return how many were missed."""
-    print("Targets (issue 3)")
-    checks: list[tuple[str, float | None, bool]] = []
-    for size in CELL_SIZES:
-        ratio = ratios.get(((size, TARGET_CLIENTS), MAILFILE.name))
-        label = f"MailFile >= {TARGET_RATIO}x Sink, {samples[size].label}, {TARGET_CLIENTS} clients"
-        checks.append((label, ratio, ratio is not None and ratio >= TARGET_RATIO))
-    factor = factors.get(MAILFILE.name)
-    label = f"MailFile peak RSS <= {TARGET_PEAK_FACTOR:g}x size, {large.label} message"
-    checks.append((label, factor, factor is not None and factor <= TARGET_PEAK_FACTOR))
-    for label, value, ok in checks:
-        shown = "MailFile skipped" if value is None else f"{value:.2f}x"
-        print(f"  {label:<52} {shown:>16}  {'PASS' if ok else 'FAIL'}")
+    """Print each of issue 15's targets with PASS or FAIL; return how many were missed."""
+    print("Targets (issue 15)")
+    checks: list[tuple[str, str, bool]] = []
+
+    def ratio_check(handler: Handler, cell: Cell, least: float) -> None:
+        ratio = ratios.get((cell, handler.name))
+        label = f"{handler.name} >= {least:g}x Sink, {cell_label(cell, samples)}"
+        shown = "skipped" if ratio is None else f"{ratio:.2f}x"
+        checks.append((label, shown, ratio is not None and ratio >= least))
+
+    for handler in (MAILFILE, MAILDIR):
+        for cell, least in HANDLER_RATIO.items():
+            ratio_check(handler, cell, least)
+    for handler in (SERVE, SERVE_UV):
+        for cell, least in SERVE_RATIO.items():
+            ratio_check(handler, cell, least)
+    sink = larges.get(SINK.name)
+    for handler in (MAILFILE, MAILDIR):
+        got = larges.get(handler.name)
+        label = f"{handler.name} {large.label}: time <= {TARGET_LARGE_TIME:g}x Sink's"
+        if got is None or sink is None:
+            checks.append((label, "skipped", False))
+            continue
+        time_ratio = got.seconds / sink.seconds
+        checks.append((label, f"{time_ratio:.2f}x", time_ratio <= TARGET_LARGE_TIME))
+        peak_ratio = got.peak_kib / sink.peak_kib
+        label = f"{handler.name} {large.label}: peak RSS <= {TARGET_LARGE_PEAK:g}x Sink's"
+        checks.append((label, f"{peak_ratio:.2f}x", peak_ratio <= TARGET_LARGE_PEAK))
+    for handler in (SERVE, SERVE_UV):
+        got = larges.get(handler.name)
+        label = f"{handler.name} {large.label}: memory growth < {TARGET_SERVE_GROWTH:g}x size"
+        if got is None:
+            checks.append((label, "skipped", False))
+            continue
+        growth = got.growth_kib * KIB / large.size
+        checks.append((label, f"{growth:.2f}x", growth < TARGET_SERVE_GROWTH))
+    dev = larges.get("MailDev")
+    for handler in (SERVE, SERVE_UV) if dev is not None else ():
+        got = larges.get(handler.name)
+        label = f"{handler.name} {large.label}: faster than MailDev"
+        if got is None or dev is None:
+            checks.append((label, "skipped", False))
+            continue
+        checks.append((label, f"{got.seconds:.2f} s", got.seconds < dev.seconds))
+    for label, shown, ok in checks:
+        print(f"  {label:<58} {shown:>8}  {'PASS' if ok else 'FAIL'}")
     return sum(not ok for _, _, ok in checks)
 
 
@@ -830,6 +1010,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: this benchmark reads /proc/<pid>/status (Linux only)", file=sys.stderr)
         return 2
     env = server_env()
+    if settings.maildev is not None:
+        HANDLERS.append(maildev(settings.maildev))
     print_header(settings)
     skipped = {h.name: why for h in HANDLERS if (why := unavailable(h, env)) is not None}
     if SINK.name in skipped:
@@ -849,12 +1031,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     failures: list[str] = []
     ratios = report_cells(results, samples, skipped, failures)
     print()
-    factors = report_large(large_results, large, skipped, failures)
+    larges = report_large(large_results, large, skipped, failures)
     print()
-    missed = report_targets(ratios, factors, samples, large)
+    missed = report_targets(ratios, larges, samples, large)
     # With 16 clients an undisturbed Sink server keeps one CPU busy; if it did not, something
     # else held it back, and the figures above are less trustworthy.
-    sink_cpu = min(best(results[((s, TARGET_CLIENTS), SINK.name)]).server_cpu for s in CELL_SIZES)
+    sink_cpu = min(best(results[(cell, SINK.name)]).server_cpu for cell in CELLS)
     if sink_cpu < 0.85:
         print(
             f"  note: Sink's server used only {sink_cpu:.0%} of a CPU at {TARGET_CLIENTS} clients:"

@@ -18,17 +18,21 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import importlib.metadata
+import importlib.util
 import logging
+import os
 import re
 import shutil
 import socket
 import ssl
 import tempfile
 import threading
-from collections.abc import Sequence
+import types
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aiosmtpd.smtp import (
     MISSING,
@@ -37,6 +41,7 @@ from aiosmtpd.smtp import (
     Envelope,
     Session,
     TLSSetupException,
+    _AuthMechAttr,
     syntax,
 )
 
@@ -54,7 +59,11 @@ __all__ = [
     "start_smtp",
 ]
 
+_T = TypeVar("_T")
+
 log = logging.getLogger("mailcatcher.server")
+# aiosmtpd's logger: `_Blueprint` logs what aiosmtpd's constructor would.
+_aiosmtpd_log = logging.getLogger("mail.log")
 
 #: 32 MiB, aiosmtpd's own default; a message over it is refused with ``552``.
 DEFAULT_DATA_SIZE_LIMIT = 32 * 1024 * 1024
@@ -66,6 +75,16 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_CONNECTIONS = 200
 #: What to do when STARTTLS is asked for but the certificate maker is missing.
 TLS_EXTRA = "STARTTLS needs the tls extra: pip install 'aiosmtpd-mailcatcher[tls]'"
+
+#: The environment variable that picks the event loop of `mailcatcher serve` and of the
+#: pytest fixture's server: ``auto`` (the default: uvloop when it is installed), ``asyncio``
+#: or ``uvloop``.
+LOOP_ENV = "MAILCATCHER_LOOP"
+LOOPS = ("auto", "asyncio", "uvloop")
+#: What to do when uvloop is asked for but missing.
+UVLOOP_EXTRA = (
+    f"{LOOP_ENV}=uvloop needs the uvloop extra: pip install 'aiosmtpd-mailcatcher[uvloop]'"
+)
 
 # The name in the greeting and EHLO reply. The server only listens on loopback, where
 # "localhost" is the truth; asking socket.getfqdn() instead (aiosmtpd's default, on
@@ -157,8 +176,102 @@ class _Session(Session):
 #: An address as written on the wire with nothing around it: no spaces, comments,
 #: brackets, commas or quotes (those are aiosmtpd's parser's to read).
 _BARE_ADDRESS = re.compile(r"[^\s()<>,;:\\\"\[\]@]+@[^\s()<>,;:\\\"\[\]@]+")
+#: A path (RFC 5321 4.1.2) of a dot-atom local part (RFC 5322 3.2.3's atext) and a domain
+#: of letters, digits and hyphens, in angle brackets, with the blanks after it.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_PATH = re.compile(
+    rf"[ \t]*<({_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>[ \t]*"
+)
 #: How much of a DATA transfer is read at a time.
 _DATA_CHUNK = 256 * 1024
+
+
+def _no_callback(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A stand-in for a connection callback (`_Blueprint` only looks at what it sets)."""
+
+
+class _Blueprint:
+    """What aiosmtpd's ``SMTP.__init__`` works out once per server, kept for every connection.
+
+    aiosmtpd builds a protocol object per connection, and its constructor looks at every
+    attribute of the protocol and the handler (``inspect.getmembers``, ``dir``) to find the
+    ``auth_*``, ``handle_*`` and ``smtp_*`` methods: about 0.3 ms a connection here, a third
+    of what a small message costs. The answers depend only on the classes, the handler and the
+    options, which a server keeps. So the first connection runs aiosmtpd's constructor, its
+    state is kept, and each later connection gets asyncio's protocol set-up, a copy of that
+    state and its own bound methods. ``tests/unit/test_server_blueprint.py`` compares a copy
+    with a connection built by aiosmtpd, attribute by attribute.
+    """
+
+    def __init__(self, state: dict[str, Any], smtp_methods: dict[str, Any], auth_line: str) -> None:
+        #: aiosmtpd's attributes, without asyncio's protocol state and the bound methods.
+        self.state = state
+        #: ``smtp_*`` method name -> function, bound again for each connection.
+        self.smtp_methods = smtp_methods
+        #: What aiosmtpd logs about AUTH at each connection.
+        self.auth_line = auth_line
+
+    @classmethod
+    def of(cls, first: _SMTP) -> _Blueprint | None:
+        """The blueprint of a connection aiosmtpd's constructor just built, if it has one.
+
+        ``None`` (every connection runs aiosmtpd's constructor) when the state holds
+        something this class does not know how to copy: say, a newer aiosmtpd's.
+        """
+        smtp_methods: dict[str, Any] = {}
+        for name, method in first._smtp_methods.items():
+            if getattr(method, "__self__", None) is not first:
+                return None
+            smtp_methods[name] = method.__func__
+        # What asyncio's StreamReaderProtocol sets up is each connection's own.
+        loop = first.loop
+        probe = asyncio.StreamReaderProtocol(
+            asyncio.StreamReader(loop=loop), client_connected_cb=_no_callback, loop=loop
+        )
+        protocol_state = set(vars(probe))
+        state: dict[str, Any] = {}
+        for key, value in vars(first).items():
+            if key in protocol_state or key in ("_smtp_methods", "_auth_methods"):
+                continue
+            if isinstance(value, (dict, list, set)) and key != "_handle_hooks":
+                return None  # per-connection mutable state we do not know
+            state[key] = value
+        for mechanism in first._auth_methods.values():
+            if mechanism.is_builtin and getattr(mechanism.method, "__self__", None) is not first:
+                return None
+        state["_auth_methods"] = first._auth_methods
+        if first._ehlo_hook_ver == "old":
+            return None  # aiosmtpd warns about it at each connection; keep that
+        auth_line = " ".join(
+            name + "(builtin)" if mechanism.is_builtin else name
+            for name, mechanism in sorted(first._auth_methods.items())
+        )
+        return cls(state, smtp_methods, auth_line)
+
+    def build(self, smtp: _SMTP) -> None:
+        """Set `smtp` up as aiosmtpd's constructor would, from the kept state."""
+        loop = self.state["loop"]
+        asyncio.StreamReaderProtocol.__init__(
+            smtp,
+            asyncio.StreamReader(loop=loop, limit=smtp.line_length_limit),
+            client_connected_cb=smtp._cb_client_connected,
+            loop=loop,
+        )
+        # aiosmtpd clears this class-level dict in every constructor (EHLO fills it in).
+        smtp.command_size_limits.clear()
+        for key, value in self.state.items():
+            setattr(smtp, key, value)
+        smtp._handle_hooks = dict(self.state["_handle_hooks"])
+        smtp._auth_methods = {
+            name: _AuthMechAttr(types.MethodType(m.method.__func__, smtp), True)
+            if m.is_builtin
+            else m
+            for name, m in self.state["_auth_methods"].items()
+        }
+        smtp._smtp_methods = {
+            name: types.MethodType(function, smtp) for name, function in self.smtp_methods.items()
+        }
+        _aiosmtpd_log.info("Available AUTH mechanisms: %s", self.auth_line)
 
 
 class _SMTP(SMTP):
@@ -171,6 +284,31 @@ class _SMTP(SMTP):
         options: ServerOptions,
         tls_context: ssl.SSLContext | None,
     ) -> None:
+        blueprint = running.blueprint
+        if blueprint is not None:
+            blueprint.build(self)
+        else:
+            self._construct(handler, running, options, tls_context)
+            running.blueprint = _Blueprint.of(self)
+        self._auth_required = options.auth_required
+        self._running = running
+        self._max_recipients = options.max_recipients
+        self._max_connections = options.max_connections
+        self._admitted = False
+        self._refused = False
+        self._in_data = False
+        # When the connection goes idle: the timer aiosmtpd arms, and the one before.
+        self._idle_deadline = 0.0
+        self._previous_deadline = 0.0
+
+    def _construct(
+        self,
+        handler: Any,
+        running: RunningSMTP,
+        options: ServerOptions,
+        tls_context: ssl.SSLContext | None,
+    ) -> None:
+        """aiosmtpd's own constructor, as the first connection of a server runs it."""
         super().__init__(
             handler,
             data_size_limit=options.data_size_limit or None,
@@ -190,16 +328,6 @@ class _SMTP(SMTP):
             auth_required=False,
             loop=running.loop,
         )
-        self._auth_required = options.auth_required
-        self._running = running
-        self._max_recipients = options.max_recipients
-        self._max_connections = options.max_connections
-        self._admitted = False
-        self._refused = False
-        self._in_data = False
-        # When the connection goes idle: the timer aiosmtpd arms, and the one before.
-        self._idle_deadline = 0.0
-        self._previous_deadline = 0.0
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         """Arm the idle timer (aiosmtpd calls this for each command), remembering when."""
@@ -355,6 +483,15 @@ class _SMTP(SMTP):
         to header text (RFC 2047 section 5), not to addresses on the wire, so the text
         is kept as sent once aiosmtpd has checked its syntax.
         """
+        if "=?" not in arg and not self.local_part_limit:
+            # The common case, ``<local@example.com>`` and maybe parameters, without the
+            # header parser: about 80 us a call, twice per message. What the parser would
+            # do differently (comments, quoted strings, address literals, the null path
+            # ``<>``, non-ASCII) does not match, and goes the slow way below;
+            # tests/unit/test_server_getaddr.py compares both ways.
+            match = _PLAIN_PATH.match(arg)
+            if match is not None and not arg.startswith("(", match.end()):
+                return match[1], arg[match.end() :]
         address, rest = super()._getaddr(arg)
         if address and "=?" in arg:
             text = arg.lstrip()
@@ -406,13 +543,26 @@ class _SMTP(SMTP):
                 transport.get_extra_info("peername"),
                 len(connections),
             )
-            assert isinstance(transport, asyncio.WriteTransport)  # a TCP transport
-            transport.write(b"421 4.3.2 Too many connections, try again later\r\n")
-            transport.close()
+            # A TCP transport; not an isinstance() check: uvloop's transports are not
+            # subclasses of asyncio's, and one would leave this client without its 421.
+            stream = cast(asyncio.WriteTransport, transport)
+            stream.write(b"421 4.3.2 Too many connections, try again later\r\n")
+            stream.close()
             return
         self._admitted = True
         connections.add(self)
         super().connection_made(transport)
+
+    def eof_received(self) -> bool | None:
+        """The client closed its side: stop serving it, and close ours.
+
+        aiosmtpd cancels the session here but keeps the connection half-open, so a client
+        that hung up (a port probe, a crashed app) held one of `max_connections` until the
+        idle timeout. Nothing would be written to it any more: returning false makes asyncio
+        close the transport, and `connection_lost` frees the place.
+        """
+        super().eof_received()
+        return False
 
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
@@ -515,8 +665,11 @@ class _SMTP(SMTP):
     def abort(self) -> None:
         """Drop the connection at once (the server is closing)."""
         for transport in (self.transport, self._original_transport):
-            if isinstance(transport, asyncio.Transport) and not transport.is_closing():
-                transport.abort()
+            # Duck-typed: uvloop's TCP transports are not asyncio.Transport instances, and
+            # a connection the client half-closed (aiosmtpd keeps it open on EOF) would be
+            # left open, and reported unclosed when the loop ends.
+            if transport is not None and not transport.is_closing():
+                cast(asyncio.Transport, transport).abort()
 
 
 class RunningSMTP:
@@ -551,6 +704,8 @@ class RunningSMTP:
         self.faults = Faults()
         self._all_gone: asyncio.Event | None = None
         self._closed = False
+        #: What every connection's constructor works out alike (set by the first one).
+        self.blueprint: _Blueprint | None = None
 
     def __repr__(self) -> str:
         return f"<RunningSMTP {self.host}:{self.port}>"
@@ -661,6 +816,60 @@ async def start_smtp(handler: Any, options: ServerOptions | None = None) -> Runn
     return running
 
 
+def event_loop(choice: str | None = None) -> str:
+    """The event loop to run a server on: ``"uvloop"`` or ``"asyncio"``.
+
+    uvloop (libuv under asyncio's interface) serves SMTP faster than asyncio's own loop
+    (README, "Measured"); it is an optional extra, used when it is installed unless
+    ``MAILCATCHER_LOOP=asyncio`` says otherwise.
+
+    Args:
+        choice: ``"auto"``, ``"asyncio"`` or ``"uvloop"``; ``None`` reads `LOOP_ENV`
+            (unset or empty: ``"auto"``).
+
+    Raises:
+        ValueError: an unknown choice (the message names the variable and the choices).
+        ModuleNotFoundError: ``"uvloop"`` asked for, and it is not installed.
+    """
+    source = "event_loop()"
+    if choice is None:
+        choice, source = os.environ.get(LOOP_ENV) or "auto", LOOP_ENV
+    if choice not in LOOPS:
+        raise ValueError(f"{source}: expected one of {', '.join(LOOPS)}, got {choice!r}")
+    if choice == "asyncio":
+        return "asyncio"
+    if importlib.util.find_spec("uvloop") is not None:
+        return "uvloop"
+    if choice == "uvloop":
+        raise ModuleNotFoundError(UVLOOP_EXTRA, name="uvloop")
+    return "asyncio"
+
+
+def new_event_loop(name: str) -> asyncio.AbstractEventLoop:
+    """A new event loop of the kind `event_loop` chose."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def run(main: Coroutine[Any, Any, _T], name: str) -> _T:
+    """Run `main` to completion on a new event loop of kind `name`, as `asyncio.run` does."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.run(main)
+    return asyncio.run(main)
+
+
+def loop_label(name: str) -> str:
+    """How `serve`'s banner names the loop: ``uvloop 0.23.0`` or ``asyncio``."""
+    if name == "uvloop":
+        return f"uvloop {importlib.metadata.version('uvloop')}"
+    return name
+
+
 class _ErrorRecorder(logging.Handler):
     """Keeps the errors logged on one thread (the server's), for the test to see."""
 
@@ -698,6 +907,9 @@ class ThreadedSMTP:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._running: RunningSMTP | None = None
+        #: The kind of event loop the server runs on, once started: ``"uvloop"`` when it is
+        #: installed, unless ``MAILCATCHER_LOOP=asyncio`` (`event_loop`).
+        self.loop_name: str | None = None
 
     def __repr__(self) -> str:
         where = f"{self.host}:{self.port}" if self._running is not None else "stopped"
@@ -757,7 +969,8 @@ class ThreadedSMTP:
         if self._thread is not None:
             raise RuntimeError(f"{self!r} is already started")
         ready: concurrent.futures.Future[RunningSMTP] = concurrent.futures.Future()
-        loop = asyncio.new_event_loop()
+        self.loop_name = event_loop()
+        loop = new_event_loop(self.loop_name)
         thread = threading.Thread(
             target=self._run, args=(loop, ready), name="mailcatcher-smtp", daemon=True
         )

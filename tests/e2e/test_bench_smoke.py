@@ -61,17 +61,21 @@ def test_quick_run_prints_every_row(tmp_path: Path) -> None:
     assert status == 0, f"exit status {status}\n{out}\n{err}"
     assert re.search(r"^command: .*bench/throughput\.py --quick", out, re.MULTILINE), out
     missing = []
-    for size in ("1 KiB", "100 KiB"):
-        for clients in (1, 16):
-            for handler in ("Sink", "MailFile", "MailDir"):
-                row = rf"^{size}\s+{clients}\s+{handler}\s+{NUMBER}\s+{NUMBER}x\s"
-                if not re.search(row, out, re.MULTILINE):
-                    missing.append(f"{size} x{clients} {handler}")
-    for handler in ("Sink", "MailFile", "MailDir"):
+    servers = ["Sink", "MailFile", "MailDir", "serve"]
+    if importlib.util.find_spec("uvloop") is not None:
+        servers.append(r"serve\+uv")
+    for size, conn in (("1 KiB", "new"), ("100 KiB", "new"), ("1 KiB", "reused")):
+        for handler in servers:
+            row = rf"^{size}\s+16\s+{conn}\s+{handler}\s+{NUMBER}\s+{NUMBER}x\s"
+            if not re.search(row, out, re.MULTILINE):
+                missing.append(f"{size} x16 {conn} {handler}")
+    for handler in servers:
         if not re.search(rf"^{handler}\s+{NUMBER}\s+{NUMBER}x\s", out, re.MULTILINE):
             missing.append(f"large {handler}")
     assert not missing, f"rows missing or skipped: {missing}\n{out}\n{err}"
-    assert len(re.findall(r"^  MailFile .*  (PASS|FAIL)$", out, re.MULTILINE)) == 3, out
+    # MailFile and MailDir: three ratios and two large-message figures each; serve and
+    # serve+uv: two ratios and a memory growth each.
+    assert len(re.findall(r"^  \S+ .*  (PASS|FAIL)$", out, re.MULTILINE)) == 16, out
     assert "result: smoke run finished" in out, out
     assert list(tmp_path.iterdir()) == [], "the servers' temporary directories were left behind"
 

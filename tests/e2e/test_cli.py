@@ -604,7 +604,11 @@ def start_serve(*args: str) -> tuple[subprocess.Popen[bytes], int, list[str]]:
 def test_serve_stops_cleanly_and_removes_its_temporary_maildir(signum: int) -> None:
     process, port, banner = start_serve("--http", f"{HOST}:{free_port()}")
     try:
-        assert banner[0] == (f"SMTP  {HOST}:{port}  (AUTH: any user and password; SMTPUTF8)")
+        assert re.fullmatch(
+            rf"SMTP  {re.escape(HOST)}:{port}  \(AUTH: any user and password; SMTPUTF8;"
+            r" event loop: (asyncio|uvloop [\d.]+)\)",
+            banner[0],
+        ), banner
         mail_line = re.fullmatch(r"Mail  (\S+)  \(temporary, removed on exit\)", banner[1])
         assert mail_line is not None, banner
         maildir = Path(mail_line[1])

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..catcher import MailDir
-from ..server import TLS_EXTRA, ServerOptions, start_smtp
+from ..server import TLS_EXTRA, ServerOptions, event_loop, loop_label, run, start_smtp
 from ..store import (
     POSTGRES_EXTRA,
     Entry,
@@ -229,10 +229,15 @@ def serve(config: ServeConfig) -> int:
         start_web = import_start_web()
         if start_web is None and config.http is not None:
             raise CommandError(EXIT_USAGE, WEB_EXTRA)
+    try:
+        # uvloop when it is installed, unless MAILCATCHER_LOOP=asyncio (issue 15).
+        loop = event_loop()
+    except (ValueError, ModuleNotFoundError) as error:
+        raise CommandError(EXIT_USAGE, str(error)) from None
     logging.basicConfig(level=logging.WARNING, format="mailcatcher: %(message)s")
     directory, temporary = _maildir(config.directory)
     try:
-        return asyncio.run(_serve(config, directory, temporary, start_web))
+        return run(_serve(config, directory, temporary, start_web, loop), loop)
     finally:
         if temporary:
             shutil.rmtree(directory, ignore_errors=True)
@@ -243,6 +248,7 @@ async def _serve(
     directory: Path,
     temporary: bool,
     start_web: Callable[..., Any] | None,
+    loop: str = "asyncio",
 ) -> int:
     stop = _stop_on_signals()
     console = _Console()
@@ -284,7 +290,7 @@ async def _serve(
             web_line = f"off: {WEB_EXTRA}"
         if not config.quiet:
             handler.listeners.append(console.arrival)
-        features = ["AUTH: any user and password", "SMTPUTF8"]
+        features = ["AUTH: any user and password", "SMTPUTF8", f"event loop: {loop_label(loop)}"]
         if config.enable_chaos:
             features.append("Chaos API on")
         if smtp.ca_path is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import cast
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -141,8 +142,10 @@ class Counted(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         """Admit the connection, or answer ``503`` and close it."""
         if not self._site.admit():
-            if isinstance(transport, asyncio.WriteTransport):
-                transport.write(self._site.busy_answer)
+            # A TCP transport. Not an isinstance() check: uvloop's transports (serve's loop
+            # when uvloop is installed) are not asyncio.WriteTransport instances, and the
+            # client got no 503.
+            cast(asyncio.WriteTransport, transport).write(self._site.busy_answer)
             transport.close()
             return
         self._inner = self._factory()
