@@ -492,7 +492,13 @@ class _SMTP(SMTP):
             match = _PLAIN_PATH.match(arg)
             if match is not None and not arg.startswith("(", match.end()):
                 return match[1], arg[match.end() :]
-        address, rest = super()._getaddr(arg)
+        try:
+            address, rest = super()._getaddr(arg)
+        except (AttributeError, IndexError, ValueError):
+            # The header parser aiosmtpd uses trips over some malformed paths
+            # (``<0@[>``: AttributeError; ``0@``: IndexError): the client gets aiosmtpd's
+            # "553 malformed address" rather than a 451 and a traceback in the log.
+            return None, None
         if address and "=?" in arg:
             text = arg.lstrip()
             written = text[: len(text) - len(rest or "")].strip()

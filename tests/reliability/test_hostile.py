@@ -534,3 +534,20 @@ def test_malformed_mail_is_stored_and_reads_back(kind: str, tmp_path: Path) -> N
         output = proc.output()
     assert count >= 300
     assert "Traceback" not in output, output
+
+
+@pytest.mark.parametrize(
+    "command", ["MAIL FROM:<0@[>", "MAIL FROM:0@", "RCPT TO:<0@[>", "RCPT TO:0@"]
+)
+def test_paths_the_header_parser_trips_over_get_553_not_451(tmp_path: Path, command: str) -> None:
+    # aiosmtpd's parser raises on these (AttributeError, IndexError): the client got 451
+    # and the log a traceback (which the pytest fixture turns into a failed test).
+    with catcher("serve", tmp_path / "mail", log=tmp_path / "serve.log") as proc:
+        with smtplib.SMTP(proc.host, proc.port, timeout=30) as client:
+            client.ehlo()
+            if command.startswith("RCPT"):
+                assert client.mail(SENDER)[0] == 250
+            code, reply = client.docmd(command)
+            assert (code, reply) == (553, b"5.1.3 Error: malformed address")
+            assert client.noop()[0] == 250
+        assert "unexpected" not in proc.output().lower()

@@ -26,15 +26,22 @@ def stock(arg: str) -> tuple[str | None, str | None]:
 
 
 def outcome(read: Callable[[str], object], arg: str) -> object:
-    """What `read` returns for `arg`, or the type of what it raises.
-
-    aiosmtpd's parser raises on some malformed paths (``<0@[>``: AttributeError); the fast
-    way must leave those to it, so they raise the same.
-    """
+    """What `read` returns for `arg`, or the type of what it raises."""
     try:
         return read(arg)
     except Exception as error:  # compared, not hidden: the test fails on a difference
         return type(error)
+
+
+def expected(arg: str) -> object:
+    """aiosmtpd's answer for `arg`; where its parser raises, ours says "malformed".
+
+    aiosmtpd's parser raises on some malformed paths (``<0@[>``: AttributeError; ``0@``:
+    IndexError), which ended a command in a 451 and a traceback; ours returns
+    ``(None, None)``, aiosmtpd's own "553 malformed address".
+    """
+    stocks = outcome(stock, arg)
+    return (None, None) if isinstance(stocks, type) else stocks
 
 
 @pytest.mark.parametrize(
@@ -59,10 +66,11 @@ def outcome(read: Callable[[str], object], arg: str) -> object:
         "<a@example.com",
         "<é@example.com>",
         "<0@[>",
+        "0@",
     ],
 )
 def test_the_same_as_aiosmtpd(arg: str) -> None:
-    assert outcome(OURS._getaddr, arg) == outcome(stock, arg)
+    assert outcome(OURS._getaddr, arg) == expected(arg)
 
 
 PATH_TEXT = st.text(alphabet="ab.@<>()\"' \t=?+-[]:\\,;é", max_size=30)
@@ -72,4 +80,4 @@ PATH_TEXT = st.text(alphabet="ab.@<>()\"' \t=?+-[]:\\,;é", max_size=30)
 @example(local="a", domain="b", rest=" (x)")
 def test_the_same_as_aiosmtpd_for_any_text(local: str, domain: str, rest: str) -> None:
     for arg in (f"<{local}@{domain}>{rest}", f"{local}<{domain}>{rest}"):
-        assert outcome(OURS._getaddr, arg) == outcome(stock, arg)
+        assert outcome(OURS._getaddr, arg) == expected(arg)
