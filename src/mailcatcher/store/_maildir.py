@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import errno
 import hashlib
+import heapq
 import itertools
 import logging
 import os
@@ -692,35 +693,42 @@ class MaildirStore(Store):
         return self._newest_from_index(since, recipient)
 
     def _newest_from_index(self, since: float | None, recipient: str | None) -> Iterator[Entry]:
-        conditions = [] if since is None else [("m.stored >= ?", since)]
-        if recipient is not None:
-            key = _recipient_key(recipient)
-            keys = (key, "") if key else ("",)
-            marks = ", ".join("?" * len(keys))
-            joined = " AND ".join([f"r.key IN ({marks})", *(c for c, _ in conditions)])
-            rows = self._index_rows(
-                f"SELECT DISTINCT {_ROW_COLUMNS} FROM recipients r "
-                f"JOIN messages m ON m.id = r.id WHERE {joined} "
-                "ORDER BY m.stored DESC, m.id DESC",
-                [*keys, *(value for _, value in conditions)],
-            )
-            for row in rows or ():
-                yield self._row_entry(row)
+        if recipient is None:
+            yield from self._pages("messages m", "m", [], since)
             return
-        # Pages of rows, each after the last one given, so that a caller who stops at
-        # the first match reads a page, not 100,000 rows.
-        size = 50
+        # The rows of the recipient's key and those of the key '' (addresses kept as
+        # they came), each read in the recipients' own order, merged, each message once.
+        key = _recipient_key(recipient)
+        table = "recipients r JOIN messages m ON m.id = r.id"
+        runs = [self._pages(table, "r", [("r.key = ?", each)], since) for each in {key, ""}]
+        given: set[str] = set()
+        for entry in heapq.merge(*runs, key=lambda entry: (entry.stored, entry.id), reverse=True):
+            if entry.id not in given:
+                given.add(entry.id)
+                yield entry
+
+    def _pages(
+        self, table: str, order: str, conditions: list[tuple[str, object]], since: float | None
+    ) -> Iterator[Entry]:
+        """The rows of `table`, newest first by `order`'s ``stored`` and ``id``, in pages.
+
+        Each page starts after the last row given, so that a caller who stops at the
+        first match reads a page, not 100,000 rows.
+        """
+        if since is not None:
+            conditions = [*conditions, (f"{order}.stored >= ?", since)]
+        size = 20
         last: tuple[float, str] | None = None
         while True:
-            parts = [c for c, _ in conditions]
+            parts = [condition for condition, _ in conditions]
             values: list[object] = [value for _, value in conditions]
             if last is not None:
-                parts.append("(m.stored, m.id) < (?, ?)")
+                parts.append(f"({order}.stored, {order}.id) < (?, ?)")
                 values += last
             clause = f"WHERE {' AND '.join(parts)}" if parts else ""
             rows = self._index_rows(
-                f"SELECT {_ROW_COLUMNS} FROM messages m {clause} "
-                f"ORDER BY m.stored DESC, m.id DESC LIMIT {size}",
+                f"SELECT {_ROW_COLUMNS} FROM {table} {clause} "
+                f"ORDER BY {order}.stored DESC, {order}.id DESC LIMIT {size}",
                 values,
             )
             if not rows:
@@ -754,10 +762,10 @@ class MaildirStore(Store):
             changed = self._changed_since(previous.seq)
         known = self._known
         if changed is None:
-            rows = self._index_rows(f"SELECT {_ROW_COLUMNS} FROM messages m", [])
-            if rows is None:
+            built = self._all_rows_as_entries()
+            if built is None:
                 return None
-            listing = [self._row_entry(row) for row in rows]
+            listing = built
             sort_newest_first(listing)
             known = {entry.id: (str(entry.path), entry) for entry in listing}
         else:
@@ -797,6 +805,28 @@ class MaildirStore(Store):
         self._unindexed = set()
         self._listing = listing
         self._cached = state
+        return listing
+
+    def _all_rows_as_entries(self) -> list[Entry] | None:
+        """An entry for every row, newest first; ``None`` when the index fails.
+
+        Read a batch at a time: 100,000 rows held at once besides their entries doubled
+        the memory a web inbox keeps.
+        """
+        listing: list[Entry] = []
+        with self._lock:
+            try:
+                db = self._index(create=False)
+                if db is None:
+                    return None
+                cursor = db.execute(
+                    f"SELECT {_ROW_COLUMNS} FROM messages m ORDER BY m.stored DESC, m.id DESC"
+                )
+                while rows := cursor.fetchmany(1000):
+                    listing.extend(self._row_entry(row) for row in rows)
+            except sqlite3.Error as error:
+                self._warn_index(error)
+                return None
         return listing
 
     def _changed_since(self, seq: int) -> list[str] | None:
