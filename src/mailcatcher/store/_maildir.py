@@ -633,7 +633,38 @@ class MaildirStore(Store):
         return tuple(found)
 
     def _state(self) -> _State:
-        """What the directories and the index say now (a few ``stat`` calls, one query)."""
+        """What the directories and the index say now (a few ``stat`` calls, one query).
+
+        A writer renames a file into place and then commits its new marks, holding the
+        index's write lock throughout: a reader that looks in between sees the directory
+        changed and the old mark. So when the marks do not match, the reader waits for
+        any writer to finish (takes and drops that lock) and looks once more, instead of
+        listing 100,000 files because of a change that was a moment from being marked.
+        """
+        state = self._look()
+        if state.marked or not state.marks or not self._writer_done():
+            return state
+        return self._look()
+
+    def _writer_done(self) -> bool:
+        """Wait (briefly) until no writer holds the index; ``False`` if it cannot tell."""
+        with self._lock:
+            db = self._db
+            if db is None:
+                return False
+            try:
+                db.execute(f"PRAGMA busy_timeout = {int(_WRITER_WAIT * 1000)}")
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    db.execute("ROLLBACK")
+                finally:
+                    db.execute(f"PRAGMA busy_timeout = {int(_READER_WAIT * 1000)}")
+            except sqlite3.Error:  # read-only, or busy for longer
+                _rollback(db)
+                return False
+        return True
+
+    def _look(self) -> _State:
         seen = time.time()
         dirs = self._dirs()
         marks: dict[str, int] = {}
@@ -654,7 +685,7 @@ class MaildirStore(Store):
                         _rollback(db)
             except sqlite3.Error:
                 marks = {}
-        return _State(dirs, bool(dirs) and marks == dict(dirs), seq, tags, seen)
+        return _State(dirs, bool(dirs) and marks == dict(dirs), seq, tags, seen, bool(marks))
 
     def entries(self) -> list[Entry]:
         """Every stored message, newest first.
@@ -1237,6 +1268,8 @@ class _State:
     tags: tuple[int | None, int | None]
     #: When the directories were looked at (`time.time()`).
     seen: float = dataclasses.field(default=0.0, compare=False)
+    #: Whether the index holds any marks at all.
+    marks: bool = dataclasses.field(default=False, compare=False)
 
     def settled(self) -> bool:
         """Whether every directory's mtime was older than `_MARK_AGE` when seen."""
