@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -168,7 +168,7 @@ class Filter:
         return ", ".join(parts) if parts else "any message"
 
 
-def _first_readable(store: Store, entries: list[Entry]) -> Match | None:
+def _first_readable(store: Store, entries: Iterable[Entry]) -> Match | None:
     for entry in entries:
         try:
             return Match(entry, store.read(entry.id))
@@ -177,15 +177,28 @@ def _first_readable(store: Store, entries: list[Entry]) -> Match | None:
     return None
 
 
+def _selected(store: Store, wanted: Selector) -> Iterator[Entry]:
+    """The entries `wanted` selects, newest first, as lazily as the store can give them.
+
+    A `Filter` is checked one entry at a time over `Store.newest_first`, so the newest
+    match ends the look; another selector (a search) is given the whole listing.
+    """
+    if not isinstance(wanted, Filter):
+        return iter(wanted.select(store, store.entries()))
+    recipient = None if wanted.to is None else normalize_address(wanted.to)
+    candidates = store.newest_first(since=wanted.since, recipient=recipient)
+    return (entry for entry in candidates if wanted.matches(entry))
+
+
 def latest(store: Store, wanted: Selector) -> Match | None:
     """The newest message in `store` that `wanted` selects, or ``None``."""
-    return _first_readable(store, wanted.select(store, store.entries()))
+    return _first_readable(store, _selected(store, wanted))
 
 
 def messages(store: Store, wanted: Selector) -> list[Match]:
     """Every message in `store` that `wanted` selects, newest first."""
     found: list[Match] = []
-    for entry in wanted.select(store, store.entries()):
+    for entry in _selected(store, wanted):
         match = _first_readable(store, [entry])
         if match is not None:
             found.append(match)
@@ -224,8 +237,7 @@ def waiting(
                     checked = now
                 mark = signature
                 try:
-                    entries = store.entries()
-                    found = _first_readable(store, wanted.select(store, entries))
+                    found = latest(store, wanted)
                 except ConnectionError as error:
                     # A database restarting: its signature holds still while it is down
                     # and moves when it is back, so the wait looks again then.
@@ -238,6 +250,10 @@ def waiting(
             if remaining <= 0:
                 if unreachable is not None:
                     raise unreachable
+                try:
+                    entries = store.entries()  # listed only now, for the error's text
+                except ConnectionError:
+                    entries = []
                 raise MailTimeoutError(timeout_message(where, timeout, wanted, entries))
             yield min(POLL_INTERVAL, remaining)
     finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from email.message import EmailMessage, Message
 from pathlib import Path
 from typing import BinaryIO, TypeAlias, TypeVar
@@ -98,6 +98,23 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def entries(self) -> list[Entry]:
         """Every stored message, newest first; ties broken by ID, the larger first."""
+
+    def newest_first(
+        self, *, since: float | None = None, recipient: str | None = None
+    ) -> Iterator[Entry]:
+        """Stored messages newest first (as `entries`), given lazily where the store can.
+
+        "The newest message that matches" then stops at the first match instead of
+        building an entry for every message. The hints let a store skip what cannot
+        match; it may still give such entries, and the caller checks every one.
+
+        Args:
+            since: A `time.time()` value; messages stored before it may be left out.
+            recipient: A bare address with its domain lower-cased (as
+                `query.normalize_address` gives it); messages with no envelope
+                recipient that normalizes to it may be left out.
+        """
+        return iter(self.entries())
 
     @abc.abstractmethod
     def read_bytes(self, id: str, limit: int | None = None) -> bytes:

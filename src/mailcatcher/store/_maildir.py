@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import errno
 import hashlib
+import heapq
 import itertools
 import logging
 import os
@@ -28,7 +29,7 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from email.message import Message
 from email.parser import BytesParser
 from pathlib import Path
@@ -70,10 +71,48 @@ CREATE TABLE IF NOT EXISTS messages (
     body TEXT NOT NULL,  -- the body text, case-folded (message.fold) for search
     tags TEXT NOT NULL DEFAULT ''  -- its tags, one per line
 );
-CREATE INDEX IF NOT EXISTS messages_stored ON messages (stored);
 -- 'tags': bumped whenever tags are set, so readers in other processes rebuild entries.
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+#: Added to layout 3 without changing its number: a catcher or reader of an earlier
+#: version still reads and writes the index, and whatever it changes in the directories
+#: breaks the marks below, so a newer reader lists the files again instead of trusting
+#: rows it did not see written.
+_ADDITIONS = """
+-- Newest first, ties by ID: the order every surface shows (it serves 'stored' too).
+CREATE INDEX IF NOT EXISTS messages_newest ON messages (stored, id);
+DROP INDEX IF EXISTS messages_stored;
+-- Each new/ and cur/ directory's mtime (ns) when its files were last known to be
+-- exactly the rows located in it. A reader whose stat() of every directory gives its
+-- mark trusts the rows and lists nothing.
+CREATE TABLE IF NOT EXISTS marks (dir TEXT PRIMARY KEY, mtime INTEGER NOT NULL);
+-- One row per message added, deleted or tagged ('': everything may have changed), so a
+-- reader that listed once catches up from the rows of these IDs alone.
+CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY, id TEXT NOT NULL);
+-- Each message's envelope recipients, keyed (`_recipient_key`) for "the newest to X".
+CREATE TABLE IF NOT EXISTS recipients (
+    key TEXT NOT NULL, stored REAL NOT NULL, id TEXT NOT NULL, PRIMARY KEY (key, stored, id)
+) WITHOUT ROWID;
+"""
+#: How old (seconds) a directory's mtime must be before a reader that listed it records
+#: it as a mark: the mtime clock is coarse (a jiffy locally, a server's clock over
+#: NFS), so a change within the same tick as the last one leaves the same mtime.
+_MARK_AGE = 1.0
+#: Changes logged before the newest this many are forgotten; a reader further behind
+#: reads every row again.
+_CHANGES_KEPT = 10_000
+#: Index rows deleted per transaction.
+_DELETED_AT_ONCE = 20
+#: Deleting more messages at once than this logs "everything changed" instead.
+_CHANGES_LISTED = 1000
+#: An address whose index key is itself, lower-cased: a dot-atom with no character that
+#: `query.normalize_address` would drop or unquote. It must stay a subset of what that
+#: function takes as bare (its ``_BARE_ADDRESS``), which lower-cases the domain only: so
+#: two such addresses that normalize alike are equal once lower-cased. Any other address
+#: gets the key ``''``, which every recipient query also reads.
+_SIMPLE_ADDRESS = re.compile(
+    r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
 #: How long the writer and readers wait for a lock on the index, in seconds.
 _WRITER_WAIT = 1.0
 _READER_WAIT = 10.0
@@ -85,6 +124,10 @@ _VACUUM_FREE = 1024 * 1024
 _WAL_LIMIT = 256 * 1024
 _WAL_PAGES = 64
 _COLUMNS = "id, stored, sender, recipients, subject, from_header, to_header, size, attachments"
+#: An entry's columns (`_entry_from_row`), then its file's location, from ``messages m``.
+_ROW_COLUMNS = ", ".join(
+    f"m.{name}" for name in [*_COLUMNS.split(", "), "auth_user", "tags", "location"]
+)
 #: The file a Maildir++ folder holds to say it is one (Courier's ``maildirfolder``).
 FOLDER_MARK = "maildirfolder"
 #: Characters an inbox keeps in its folder's name; the rest are written ``%XX``.
@@ -158,6 +201,15 @@ class MaildirStore(Store):
         self._folders: dict[str, str | None] = {str(self.path): DEFAULT_INBOX}
         self._made: set[str] = set()
         self._tags_version: int | None = None
+        #: Whether the index has the marks, the change log and ``location`` (this
+        #: version's additions to layout 3).
+        self._extended = False
+        #: The store's state (`_State`) that `_listing` is complete and current for.
+        self._cached: _State | None = None
+        #: Names in `_known` that have no index row (parsed from their files).
+        self._unindexed: set[str] = set()
+        #: Directories found holding files while unmarked: not looked at again.
+        self._unmarkable: set[str] = set()
         self._host = socket.gethostname().replace("/", r"\057").replace(":", r"\072")
 
     def close(self) -> None:
@@ -167,7 +219,9 @@ class MaildirStore(Store):
                 self._db.close()
                 self._db = None
 
-    def _index(self, *, create: bool, repair: bool = True) -> sqlite3.Connection | None:
+    def _index(
+        self, *, create: bool, repair: bool = True, warn: bool = True
+    ) -> sqlite3.Connection | None:
         if self._db is None:
             index = self.path / INDEX_NAME
             if not create and not index.exists():
@@ -188,12 +242,25 @@ class MaildirStore(Store):
                     if version != SCHEMA_VERSION:
                         # The index is a cache: an older layout is dropped, and its
                         # messages are read from their files until trimmed.
-                        db.execute("DROP TABLE IF EXISTS messages")
+                        for table in ("messages", "marks", "changes", "recipients"):
+                            db.execute(f"DROP TABLE IF EXISTS {table}")
                         db.executescript(_SCHEMA)
                         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                    columns = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+                    if "location" not in columns:
+                        # Where the file is, relative to the Maildir (``new/NAME``); an
+                        # older catcher's rows have none until a reader's listing fills it.
+                        db.execute("ALTER TABLE messages ADD COLUMN location TEXT")
+                    db.executescript(_ADDITIONS)
                 elif version != SCHEMA_VERSION:
                     db.close()
                     return None
+                self._extended = (
+                    db.execute(
+                        "SELECT count(*) FROM sqlite_master WHERE name IN ('marks', 'changes')"
+                    ).fetchone()[0]
+                    == 2
+                )
                 db.execute("PRAGMA synchronous = NORMAL")
                 # The write-ahead log is cut back to this after each checkpoint: left
                 # alone it keeps its largest size, and on a full disk it never shrank.
@@ -203,7 +270,8 @@ class MaildirStore(Store):
                 db.close()
                 if not create:
                     # A reader goes on without the index: every file is parsed instead.
-                    self._warn_index(error)
+                    if warn:
+                        self._warn_index(error)
                     return None
                 # Exactly DatabaseError: "file is not a database" or "malformed", not an
                 # OperationalError such as a lock. The index is a cache; a damaged one
@@ -262,22 +330,147 @@ class MaildirStore(Store):
                     write_message(message, fp)
                     size = fp.tell()
                 entry = summarize(message, id=name, path=final, stored=now, size=size)
-                # The row goes in before the rename: a reader that sees the file
-                # always finds its row; a row without a file is ignored.
-                indexed = self._insert(db, entry, message)
+                # The row, the rename and the new marks are one transaction: a reader
+                # that sees the row finds the file, and one that sees the old marks
+                # finds new/ changed and lists it. A row without a file is ignored.
+                began = self._begin(db)
+                if not began:
+                    logging.getLogger("mailcatcher").warning(
+                        "stored %s without an index row (the index is busy): "
+                        "readers parse its file",
+                        name,
+                    )
+                intact = self._intact(db, [str(folder)]) if began else []
+                indexed = began and self._insert(db, entry, message, self._relative(final))
+                if began and not indexed:
+                    _rollback(db)
                 try:
                     os.rename(temporary, final)
                 except BaseException:
                     if indexed:
-                        db.execute("DELETE FROM messages WHERE id = ?", (name,))
+                        _rollback(db)
                     raise
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(temporary)
                 raise
+            if indexed:
+                self._commit(db, [name], intact)
             if keep is not None:
                 self._trim(db, keep)
         return entry
+
+    def _relative(self, path: str | os.PathLike[str]) -> str:
+        """`path` relative to the Maildir, as the index keeps locations."""
+        return os.path.relpath(path, self.path)
+
+    def _begin(self, db: sqlite3.Connection) -> bool:
+        """Start a write transaction; ``False`` when the index is busy or broken."""
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error:
+            return False
+        return True
+
+    def _commit(self, db: sqlite3.Connection, ids: list[str], intact: list[str]) -> None:
+        """Log `ids` as changed, mark the `intact` folders again, and commit.
+
+        Args:
+            db: The index, inside the transaction that changed `ids`.
+            ids: The messages added, deleted or tagged.
+            intact: Folders whose files were exactly their rows before this change
+                (`_intact`), so they are again now.
+        """
+        try:
+            self._log(db, ids)
+            self._mark(db, intact)
+            db.execute("COMMIT")
+        except sqlite3.Error as error:
+            _rollback(db)
+            # The files changed and the marks did not: readers list them.
+            self._warn_index(error)
+
+    def _log(self, db: sqlite3.Connection, ids: list[str]) -> None:
+        if not self._extended:
+            return
+        if len(ids) > _CHANGES_LISTED:
+            ids = [""]
+        db.executemany("INSERT INTO changes (id) VALUES (?)", [(id,) for id in ids])
+        newest = db.execute("SELECT max(seq) FROM changes").fetchone()[0]
+        if newest is not None and newest % 1000 == 0:
+            db.execute("DELETE FROM changes WHERE seq <= ?", (newest - _CHANGES_KEPT,))
+
+    def _intact(self, db: sqlite3.Connection, folders: list[str]) -> list[str]:
+        """Those of `folders` whose ``new/`` and ``cur/`` hold exactly their rows' files.
+
+        A folder is intact when each directory's mtime is still its mark, or when it is
+        empty, was never marked and no row is located in it (a folder just made). Call
+        it inside the write transaction, before changing the directories.
+        """
+        if not self._extended:
+            return []
+        return [folder for folder in folders if self._folder_intact(db, folder)]
+
+    def _folder_intact(self, db: sqlite3.Connection, folder: str) -> bool:
+        for sub in ("new", "cur"):
+            directory = os.path.join(folder, sub)
+            relative = self._relative(directory)
+            try:
+                mtime = os.stat(directory).st_mtime_ns
+            except OSError:
+                return False
+            row = db.execute("SELECT mtime FROM marks WHERE dir = ?", (relative,)).fetchone()
+            if row is not None:
+                if row[0] != mtime:
+                    return False
+            elif directory in self._unmarkable or not self._empty(db, directory, relative):
+                self._unmarkable.add(directory)
+                return False
+        return True
+
+    def _empty(self, db: sqlite3.Connection, directory: str, relative: str) -> bool:
+        """Whether `directory` holds no message and no row is located in it."""
+        try:
+            with os.scandir(directory) as scan:
+                if any(not item.name.startswith(".") for item in scan):
+                    return False
+        except OSError:
+            return False
+        row = db.execute(
+            "SELECT 1 FROM messages WHERE location IS NULL OR "
+            "(location > ? AND location < ?) LIMIT 1",
+            (f"{relative}/", f"{relative}0"),  # '0' follows '/': every name in it
+        ).fetchone()
+        return row is None
+
+    def _mark(self, db: sqlite3.Connection, folders: list[str]) -> None:
+        """Record the mtimes of the ``new/`` and ``cur/`` of `folders` as their marks.
+
+        Each mtime is first set one nanosecond back (truncated by the file system to
+        its own clock): a real change stamps the coarse current time, which is later,
+        so one made after this, even within the same tick, never leaves the mark. A
+        directory whose mtime cannot be set (another user's) loses its mark instead.
+        """
+        for folder in folders:
+            for sub in ("new", "cur"):
+                directory = os.path.join(folder, sub)
+                relative = self._relative(directory)
+                try:
+                    before = os.stat(directory)
+                    os.utime(directory, ns=(before.st_atime_ns, before.st_mtime_ns - 1))
+                    after = os.stat(directory).st_mtime_ns
+                except OSError:
+                    after = before_mtime = -1
+                else:
+                    before_mtime = before.st_mtime_ns
+                if after < 0 or after >= before_mtime:
+                    db.execute("DELETE FROM marks WHERE dir = ?", (relative,))
+                else:
+                    db.execute(
+                        "INSERT INTO marks (dir, mtime) VALUES (?, ?) "
+                        "ON CONFLICT (dir) DO UPDATE SET mtime = excluded.mtime",
+                        (relative, after),
+                    )
 
     def _folder(self, inbox: str) -> Path:
         """The folder that holds `inbox` (created, as a Maildir++ folder, if need be)."""
@@ -291,16 +484,19 @@ class MaildirStore(Store):
             self._made.add(str(folder))
         return folder
 
-    def _insert(self, db: sqlite3.Connection, entry: Entry, message: Message) -> bool:
+    def _insert(
+        self, db: sqlite3.Connection, entry: Entry, message: Message, location: str
+    ) -> bool:
         """Add `entry`'s index row; ``False`` (with a warning) when the index cannot take it.
 
         The index is a cache: when it cannot grow (a full disk, a lock held too long by
-        another process) the message is still stored, and readers parse its file.
+        another process) the message is still stored, and readers parse its file. Call
+        it inside a transaction (`_begin`): on failure it is rolled back.
         """
         try:
             db.execute(
-                f"INSERT INTO messages ({_COLUMNS}, auth_user, body, tags) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO messages ({_COLUMNS}, auth_user, body, tags, location) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     entry.id,
                     entry.stored,
@@ -314,8 +510,11 @@ class MaildirStore(Store):
                     entry.auth_user,
                     fold(search_text(structure(message))),
                     "\n".join(entry.tags),
+                    location,
                 ),
             )
+            if self._extended:
+                _insert_recipients(db, entry.id, entry.stored, entry.recipients)
         except (sqlite3.Error, UnicodeError) as error:
             # UnicodeError: text no UTF-8 can hold; the decoders replace what they can,
             # and a message is never refused for its summary.
@@ -420,14 +619,272 @@ class MaildirStore(Store):
                 return {}
         return {str(row[0]): row for row in rows}
 
+    def _dirs(self) -> tuple[tuple[str, int], ...]:
+        """Each folder's ``new/`` and ``cur/`` (relative to the Maildir), with its mtime."""
+        found = []
+        for folder in self._list_folders():
+            for sub in ("new", "cur"):
+                directory = os.path.join(folder, sub)
+                try:
+                    mtime = os.stat(directory).st_mtime_ns
+                except OSError:
+                    continue
+                found.append((self._relative(directory), mtime))
+        return tuple(found)
+
+    def _state(self) -> _State:
+        """What the directories and the index say now (a few ``stat`` calls, one query).
+
+        A writer renames a file into place and then commits its new marks, holding the
+        index's write lock throughout: a reader that looks in between sees the directory
+        changed and the old mark. So when the marks do not match, the reader waits for
+        any writer to finish (takes and drops that lock) and looks once more, instead of
+        listing 100,000 files because of a change that was a moment from being marked.
+        """
+        state = self._look()
+        if state.marked or not state.marks or not self._writer_done():
+            return state
+        return self._look()
+
+    def _writer_done(self) -> bool:
+        """Wait (briefly) until no writer holds the index; ``False`` if it cannot tell."""
+        with self._lock:
+            db = self._db
+            if db is None:
+                return False
+            try:
+                db.execute(f"PRAGMA busy_timeout = {int(_WRITER_WAIT * 1000)}")
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    db.execute("ROLLBACK")
+                finally:
+                    db.execute(f"PRAGMA busy_timeout = {int(_READER_WAIT * 1000)}")
+            except sqlite3.Error:  # read-only, or busy for longer
+                _rollback(db)
+                return False
+        return True
+
+    def _look(self) -> _State:
+        seen = time.time()
+        dirs = self._dirs()
+        marks: dict[str, int] = {}
+        seq = -1
+        tags: tuple[int | None, int | None] = (None, None)
+        with self._lock:
+            try:
+                # Quietly: a damaged index is warned about when its rows are wanted.
+                db = self._index(create=False, warn=False)
+                if db is not None:
+                    db.execute("BEGIN")  # one snapshot for the marks and the log
+                    try:
+                        tags = (_tags_version(db), _state_value(db, "tags_logged"))
+                        if self._extended:
+                            marks = dict(db.execute("SELECT dir, mtime FROM marks").fetchall())
+                            seq = db.execute("SELECT max(seq) FROM changes").fetchone()[0] or 0
+                    finally:
+                        _rollback(db)
+            except sqlite3.Error:
+                marks = {}
+        return _State(dirs, bool(dirs) and marks == dict(dirs), seq, tags, seen, bool(marks))
+
     def entries(self) -> list[Entry]:
         """Every stored message, newest first.
 
-        Only files not seen by an earlier call are looked up in the index (or parsed),
-        so a second listing of a large Maildir is one directory scan.
+        When the index's marks match the directories, its rows are the files: the
+        listing comes from the index (a process that listed before reads only the rows
+        logged as changed since). Otherwise the directories are listed, and only files
+        not seen by an earlier call are looked up in the index (or parsed).
         """
-        if self._known:
-            self._check_tags()
+        state = self._state()
+        if state == self._cached:
+            return list(self._listing)
+        if state.marked:
+            listing = self._entries_from_index(state)
+            if listing is not None:
+                return list(listing)
+        return list(self._entries_from_files(state))
+
+    def newest_first(
+        self, *, since: float | None = None, recipient: str | None = None
+    ) -> Iterator[Entry]:
+        """Stored messages newest first, read from the index lazily when it can be trusted.
+
+        Args:
+            since: Only messages stored at or after this need be given.
+            recipient: Only messages to this address (normalized: a bare address, its
+                domain lower-cased) need be given.
+
+        The hints only narrow what is read; the caller checks every entry given.
+        """
+        state = self._state()
+        if state == self._cached:
+            return iter(list(self._listing))
+        if not state.marked:
+            return iter(self.entries())
+        return self._newest_from_index(since, recipient)
+
+    def _newest_from_index(self, since: float | None, recipient: str | None) -> Iterator[Entry]:
+        if recipient is None:
+            yield from self._pages("messages m", "m", [], since)
+            return
+        # The rows of the recipient's key and those of the key '' (addresses kept as
+        # they came), each read in the recipients' own order, merged, each message once.
+        key = _recipient_key(recipient)
+        table = "recipients r JOIN messages m ON m.id = r.id"
+        runs = [self._pages(table, "r", [("r.key = ?", each)], since) for each in {key, ""}]
+        given: set[str] = set()
+        for entry in heapq.merge(*runs, key=lambda entry: (entry.stored, entry.id), reverse=True):
+            if entry.id not in given:
+                given.add(entry.id)
+                yield entry
+
+    def _pages(
+        self, table: str, order: str, conditions: list[tuple[str, object]], since: float | None
+    ) -> Iterator[Entry]:
+        """The rows of `table`, newest first by `order`'s ``stored`` and ``id``, in pages.
+
+        Each page starts after the last row given, so that a caller who stops at the
+        first match reads a page, not 100,000 rows.
+        """
+        if since is not None:
+            conditions = [*conditions, (f"{order}.stored >= ?", since)]
+        size = 20
+        last: tuple[float, str] | None = None
+        while True:
+            parts = [condition for condition, _ in conditions]
+            values: list[object] = [value for _, value in conditions]
+            if last is not None:
+                parts.append(f"({order}.stored, {order}.id) < (?, ?)")
+                values += last
+            clause = f"WHERE {' AND '.join(parts)}" if parts else ""
+            rows = self._index_rows(
+                f"SELECT {_ROW_COLUMNS} FROM {table} {clause} "
+                f"ORDER BY {order}.stored DESC, {order}.id DESC LIMIT {size}",
+                values,
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield self._row_entry(row)
+            last = (float(rows[-1][1]), str(rows[-1][0]))  # type: ignore[arg-type]  # REAL
+            size = min(size * 4, 5000)
+
+    def _index_rows(self, query: str, values: list[object]) -> list[tuple[object, ...]] | None:
+        """The rows `query` gives; ``None`` (with a warning) when the index fails."""
+        with self._lock:
+            try:
+                db = self._index(create=False)
+                return None if db is None else db.execute(query, values).fetchall()
+            except sqlite3.Error as error:
+                self._warn_index(error)
+                return None
+
+    def _row_entry(self, row: tuple[object, ...]) -> Entry:
+        """The `Entry` of a row of ``_ROW_COLUMNS``."""
+        name = str(row[0])
+        location = os.path.join(self.path, str(row[11] or os.path.join("new", name)))
+        return _entry_from_row(name, Path(location), row, self._inbox_at)
+
+    def _entries_from_index(self, state: _State) -> list[Entry] | None:
+        """The listing, from the rows (`state` is marked); ``None`` if the index fails."""
+        previous = self._cached
+        changed = None
+        if previous is not None and previous.marked and _tags_logged(previous, state):
+            changed = self._changed_since(previous.seq)
+        known = self._known
+        if changed is None:
+            built = self._all_rows_as_entries()
+            if built is None:
+                return None
+            listing = built
+            sort_newest_first(listing)
+            known = {entry.id: (str(entry.path), entry) for entry in listing}
+        else:
+            rows = []
+            for start in range(0, len(changed), 500):
+                chunk = changed[start : start + 500]
+                found = self._index_rows(
+                    f"SELECT {_ROW_COLUMNS} FROM messages m "
+                    f"WHERE m.id IN ({', '.join('?' * len(chunk))})",
+                    list(chunk),
+                )
+                if found is None:
+                    return None
+                rows += found
+            fresh = [self._row_entry(row) for row in rows]
+            sort_newest_first(fresh)
+            gone = set(changed)
+            listing = [entry for entry in self._listing if entry.id not in gone]
+            for id in gone:
+                known.pop(id, None)
+            for entry in fresh:
+                known[entry.id] = (str(entry.path), entry)
+            if (
+                fresh
+                and listing
+                and (fresh[-1].stored, fresh[-1].id)
+                <= (
+                    listing[0].stored,
+                    listing[0].id,
+                )
+            ):
+                listing = fresh + listing
+                sort_newest_first(listing)
+            else:
+                listing = fresh + listing  # all newer: the usual case, a message arrived
+        self._known = known
+        self._unindexed = set()
+        self._listing = listing
+        self._cached = state
+        return listing
+
+    def _all_rows_as_entries(self) -> list[Entry] | None:
+        """An entry for every row, newest first; ``None`` when the index fails.
+
+        Read a batch at a time: 100,000 rows held at once besides their entries doubled
+        the memory a web inbox keeps.
+        """
+        listing: list[Entry] = []
+        with self._lock:
+            try:
+                db = self._index(create=False)
+                if db is None:
+                    return None
+                cursor = db.execute(
+                    f"SELECT {_ROW_COLUMNS} FROM messages m ORDER BY m.stored DESC, m.id DESC"
+                )
+                while rows := cursor.fetchmany(1000):
+                    listing.extend(self._row_entry(row) for row in rows)
+            except sqlite3.Error as error:
+                self._warn_index(error)
+                return None
+        return listing
+
+    def _changed_since(self, seq: int) -> list[str] | None:
+        """IDs logged as changed after `seq`; ``None`` when the log cannot say."""
+        with self._lock:
+            try:
+                db = self._index(create=False)
+                if db is None:
+                    return None
+                first, last = db.execute("SELECT min(seq), max(seq) FROM changes").fetchone()
+                if last is None or last <= seq:
+                    return []
+                if first > seq + 1:
+                    return None  # forgotten since
+                ids = [
+                    str(id)
+                    for (id,) in db.execute("SELECT DISTINCT id FROM changes WHERE seq > ?", (seq,))
+                ]
+            except sqlite3.Error as error:
+                self._warn_index(error)
+                return None
+        return None if "" in ids else ids
+
+    def _entries_from_files(self, state: _State) -> list[Entry]:
+        """The listing, from the directories (their files, then rows of the new ones)."""
+        if self._cached is None or self._cached.tags != state.tags:
+            self._known = {}  # tags were set since: every entry is built again
         files = self._files()
         known = self._known
         fresh: dict[str, tuple[str, Entry]] = {}
@@ -438,24 +895,79 @@ class MaildirStore(Store):
                 fresh[name] = seen
             else:
                 missing.append(name)
-        if not missing and len(fresh) == len(known) == len(self._listing):
-            return list(self._listing)
+        unindexed = {name for name in self._unindexed if name in fresh}
         rows = self._rows(missing if len(missing) <= 2000 else None) if missing else {}
         for name in missing:
             location = files[name]
             row = rows.get(name)
-            built = (
-                self._foreign_entry(name, Path(location))
-                if row is None
-                else _entry_from_row(name, Path(location), row, self._inbox_at)
-            )
+            if row is None:
+                unindexed.add(name)
+                built = self._foreign_entry(name, Path(location))
+            else:
+                built = _entry_from_row(name, Path(location), row, self._inbox_at)
             if built is not None:
                 fresh[name] = (location, built)
         entries = [entry for _, entry in fresh.values()]
         sort_newest_first(entries)
         self._known = fresh
+        self._unindexed = unindexed
         self._listing = entries
-        return list(entries)
+        self._cached = None
+        if state.settled() and self._dirs() == state.dirs:
+            # Nothing changed while listing, and no change can hide in an old mtime.
+            self._cached = state
+            if not unindexed:
+                self._cached = self._repair(state, files) or state
+        return entries
+
+    def _repair(self, state: _State, files: dict[str, str]) -> _State | None:
+        """Mark the directories after a listing found every file in the index.
+
+        The rows of files deleted by other programs are dropped, and the locations of
+        files mail clients moved (``new/`` to ``cur/``) are updated. Then readers in
+        every process read the index instead of listing. Returns the state marked, or
+        ``None`` when the index is busy, read-only or changed meanwhile.
+        """
+        with self._lock:
+            db = self._index(create=False)
+            if db is None or not self._extended:
+                return None
+            try:
+                db.execute("PRAGMA busy_timeout = 50")  # a reader never waits for this
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                finally:
+                    db.execute(f"PRAGMA busy_timeout = {int(_READER_WAIT * 1000)}")
+            except sqlite3.Error:
+                return None
+            try:
+                now = (_tags_version(db), _state_value(db, "tags_logged"))
+                logged = db.execute("SELECT max(seq) FROM changes").fetchone()[0] or 0
+                if self._dirs() != state.dirs or now != state.tags or logged != state.seq:
+                    _rollback(db)  # changed since the listing began
+                    return None
+                rows = db.execute("SELECT id, location, stored, recipients FROM messages")
+                stale = []
+                for id, location, stored, recipients in rows.fetchall():
+                    where = files.get(id)
+                    if where is None:
+                        stale.append(str(id))
+                        continue
+                    actual = self._relative(where)
+                    if location != actual:
+                        db.execute("UPDATE messages SET location = ? WHERE id = ?", (actual, id))
+                        if location is None:  # an earlier version's row
+                            _insert_recipients(db, id, stored, str(recipients).split("\n"))
+                _delete_rows(db, stale)
+                db.execute("DELETE FROM marks")
+                db.executemany("INSERT INTO marks (dir, mtime) VALUES (?, ?)", state.dirs)
+                self._log(db, [""])
+                seq = db.execute("SELECT max(seq) FROM changes").fetchone()[0] or 0
+                db.execute("COMMIT")
+            except (sqlite3.Error, OSError):
+                _rollback(db)  # read-only, full, or busy: the next listing tries again
+                return None
+        return dataclasses.replace(state, marked=True, seq=seq)
 
     def _foreign_entry(self, name: str, path: Path) -> Entry | None:
         """Summarize a file the index does not know (another program delivered it)."""
@@ -489,6 +1001,8 @@ class MaildirStore(Store):
         if id and not id.startswith(".") and "/" not in id and "\0" not in id:
             guesses.append(os.path.join(self.path, "new", id))
         size = -1 if limit is None else limit
+        if seen is None:
+            guesses[:0] = self._indexed_locations([id]).values()
         for location in guesses:
             with (
                 contextlib.suppress(FileNotFoundError, NotAMessageError),
@@ -509,19 +1023,74 @@ class MaildirStore(Store):
         with self._lock:
             self._delete_locked(self._index(create=False), list(ids))
 
-    def _delete_locked(self, db: sqlite3.Connection | None, ids: list[str]) -> None:
-        files = self._files()
-        for id in ids:
-            location = files.get(id)
-            if location is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(location)
-        if db is not None:
+    def _indexed_locations(self, ids: list[str]) -> dict[str, str]:
+        """Where the index says the files of `ids` are (those it knows)."""
+        found: dict[str, str] = {}
+        with self._lock:
             try:
-                db.executemany("DELETE FROM messages WHERE id = ?", [(id,) for id in ids])
+                db = self._index(create=False)
+                if db is not None and self._extended:
+                    for id, location in _locations(db, ids).items():
+                        found[id] = os.path.join(self.path, location)
+            except sqlite3.Error as error:
+                self._warn_index(error)
+        return found
+
+    def _locate(self, ids: list[str]) -> dict[str, str]:
+        """The files of those of `ids` that exist: as last seen, as indexed, or listed."""
+        found: dict[str, str] = {}
+        for id in ids:
+            seen = self._known.get(id)
+            if seen is not None and os.path.lexists(seen[0]):
+                found[id] = seen[0]
+        rest = [id for id in ids if id not in found]
+        if rest and self._db is not None and self._extended:
+            try:
+                indexed = _locations(self._db, rest)
+            except sqlite3.Error:
+                indexed = {}
+            for id, location in indexed.items():
+                where = os.path.join(self.path, location)
+                if os.path.lexists(where):
+                    found[id] = where
+            rest = [id for id in rest if id not in found]
+        if rest:
+            files = self._files()  # moved by a mail client, or never indexed
+            found.update((id, files[id]) for id in rest if id in files)
+        return found
+
+    def _delete_locked(self, db: sqlite3.Connection | None, ids: list[str]) -> None:
+        if not ids:
+            return
+        located = self._locate(ids)
+        began = db is not None and self._begin(db)
+        folders = sorted({os.path.dirname(os.path.dirname(where)) for where in located.values()})
+        intact = self._intact(db, folders) if db is not None and began else []
+        for location in located.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(location)
+        if db is None:
+            return
+        # A few rows per transaction: the write-ahead log holds every page a transaction
+        # frees, and on a full disk one transaction for all of them could not commit.
+        # Readers in between see the directories changed and list them.
+        step = _DELETED_AT_ONCE
+        chunks = [ids[start : start + step] for start in range(0, len(ids), step)]
+        for number, chunk in enumerate(chunks):
+            try:
+                if number and began:
+                    began = self._begin(db)
+                if self._extended:
+                    _delete_rows(db, chunk)
+                else:
+                    db.executemany("DELETE FROM messages WHERE id = ?", [(id,) for id in chunk])
             except sqlite3.Error as error:
                 # The files are gone, which is what readers see; a stale row is ignored.
+                _rollback(db)
                 self._warn_index(error)
+                return
+            if began:
+                self._commit(db, chunk, intact if number == len(chunks) - 1 else [])
 
     def clear(self) -> None:
         """Delete every message."""
@@ -530,7 +1099,20 @@ class MaildirStore(Store):
             db = self._index(create=False)
             if db is not None:
                 try:
-                    db.execute("DELETE FROM messages")
+                    db.execute("BEGIN IMMEDIATE")
+                    # Rows left without files. A message stored meanwhile loses its row
+                    # too, so then the marks go: the next reader lists (and marks) again.
+                    # Nothing is written when no row is left: on a full disk the commit
+                    # then needs no room, and the space is given back below.
+                    if db.execute("DELETE FROM messages").rowcount and self._extended:
+                        db.execute("DELETE FROM recipients")
+                        db.execute("DELETE FROM marks")
+                        self._log(db, [""])
+                    db.execute("COMMIT")
+                except sqlite3.Error as error:
+                    _rollback(db)
+                    self._warn_index(error)
+                try:
                     self._give_space_back(db)
                 except sqlite3.Error as error:
                     self._warn_index(error)
@@ -556,6 +1138,18 @@ class MaildirStore(Store):
             among: Entries just listed; files without an index row are then looked for
                 among these instead of in a fresh directory scan.
         """
+        listed = None if among is None else list(among)
+        # Which of the listed have rows: all but those this store built from their
+        # files, unless they came from elsewhere (then the index is asked).
+        unsure = (
+            None
+            if listed is None
+            else [
+                entry.id
+                for entry in listed
+                if entry.id not in self._known or entry.id in self._unindexed
+            ]
+        )
         with self._lock:
             db = self._index(create=False)
             indexed: set[str] = set()
@@ -567,15 +1161,21 @@ class MaildirStore(Store):
                 query = "SELECT id FROM messages WHERE instr(body, ?) > 0"
                 try:
                     found.update(id for (id,) in db.execute(query, (fold(needle),)))
-                    indexed.update(id for (id,) in db.execute("SELECT id FROM messages"))
+                    if unsure is None:
+                        indexed.update(id for (id,) in db.execute("SELECT id FROM messages"))
+                    else:
+                        indexed.update(_indexed_ids(db, unsure))
                 except sqlite3.Error as error:
                     self._warn_index(error)  # then every file is searched below
                     found.clear()
                     indexed.clear()
-        if among is None:
+                    unsure = None if listed is None else [entry.id for entry in listed]
+        if listed is None:
             files = self._files()
         else:
-            files = {entry.id: str(entry.path) for entry in among if entry.id not in indexed}
+            assert unsure is not None  # given `among`, `unsure` is a list
+            look = set(unsure) - indexed
+            files = {entry.id: str(entry.path) for entry in listed if entry.id in look}
         folded = fold(needle)
         for name, location in files.items():
             if name not in indexed:
@@ -613,46 +1213,146 @@ class MaildirStore(Store):
         with self._lock:
             db = self._index(create=True)
             assert db is not None  # create=True always opens it
-            for id in wanted:
-                changed = db.execute("UPDATE messages SET tags = ? WHERE id = ?", (joined, id))
-                if changed.rowcount:
-                    continue
-                if files is None:
-                    files = self._files()
-                location = files.get(id)
-                if location is None:
-                    continue  # unknown, or deleted meanwhile
-                with contextlib.suppress(OSError, NotAMessageError), open_stored(location) as fp:
-                    data = fp.read()
-                    message = parse_message(data)
-                    stored = time_from_name(id, default=os.stat(location).st_mtime)
-                    entry = summarize(
-                        message, id=id, path=Path(location), stored=stored, size=len(data)
-                    )
-                    self._insert(
-                        db,
-                        dataclasses.replace(
-                            entry, tags=tuple(joined.split("\n")) if joined else ()
-                        ),
-                        message,
-                    )
-            db.execute(
-                "INSERT INTO state (key, value) VALUES ('tags', 1) "
-                "ON CONFLICT (key) DO UPDATE SET value = value + 1"
-            )
-
-    def _check_tags(self) -> None:
-        """Forget the entries built so far when tags were set since (by any process)."""
-        with self._lock:
+            db.execute("BEGIN IMMEDIATE")
             try:
-                db = self._index(create=False)
-                version = None if db is None else _tags_version(db)
-            except sqlite3.Error:
-                return
-        if version != self._tags_version:
-            self._tags_version = version
-            self._known = {}
-            self._listing = []
+                for id in wanted:
+                    changed = db.execute("UPDATE messages SET tags = ? WHERE id = ?", (joined, id))
+                    if changed.rowcount:
+                        continue
+                    if files is None:
+                        files = self._files()
+                    location = files.get(id)
+                    if location is None:
+                        continue  # unknown, or deleted meanwhile
+                    with (
+                        contextlib.suppress(OSError, NotAMessageError),
+                        open_stored(location) as fp,
+                    ):
+                        data = fp.read()
+                        message = parse_message(data)
+                        stored = time_from_name(id, default=os.stat(location).st_mtime)
+                        entry = summarize(
+                            message, id=id, path=Path(location), stored=stored, size=len(data)
+                        )
+                        self._insert(
+                            db,
+                            dataclasses.replace(
+                                entry, tags=tuple(joined.split("\n")) if joined else ()
+                            ),
+                            message,
+                            self._relative(location),
+                        )
+                for key in ("tags", "tags_logged"):
+                    db.execute(
+                        "INSERT INTO state (key, value) VALUES (?, 1) "
+                        "ON CONFLICT (key) DO UPDATE SET value = value + 1",
+                        (key,),
+                    )
+            except BaseException:
+                _rollback(db)
+                raise
+            self._commit(db, wanted, [])
+
+
+@dataclasses.dataclass(frozen=True)
+class _State:
+    """What a reader saw of a Maildir: enough to tell whether a listing is still current."""
+
+    #: Each ``new/`` and ``cur/`` (relative to the Maildir) and its mtime in ns.
+    dirs: tuple[tuple[str, int], ...]
+    #: Whether the index's marks are exactly these mtimes (its rows are the files).
+    marked: bool
+    #: The last change logged in the index (-1: no log).
+    seq: int
+    #: Tags versions: as bumped by every writer, and as last logged by this version's.
+    tags: tuple[int | None, int | None]
+    #: When the directories were looked at (`time.time()`).
+    seen: float = dataclasses.field(default=0.0, compare=False)
+    #: Whether the index holds any marks at all.
+    marks: bool = dataclasses.field(default=False, compare=False)
+
+    def settled(self) -> bool:
+        """Whether every directory's mtime was older than `_MARK_AGE` when seen."""
+        newest = max((mtime for _, mtime in self.dirs), default=0)
+        return self.seen - newest / 1e9 >= _MARK_AGE
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if one is (SQLite ends some itself on errors)."""
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            db.execute("ROLLBACK")
+
+
+def _recipient_key(address: str) -> str:
+    """The index key of an envelope recipient: lower-cased if simple, else ``''``."""
+    return address.lower() if _SIMPLE_ADDRESS.fullmatch(address) else ""
+
+
+def _insert_recipients(
+    db: sqlite3.Connection, id: str, stored: float, recipients: Iterable[str]
+) -> None:
+    keys = {_recipient_key(address) for address in recipients}
+    db.executemany(
+        "INSERT OR IGNORE INTO recipients (key, stored, id) VALUES (?, ?, ?)",
+        [(key, stored, id) for key in keys],
+    )
+
+
+def _delete_rows(db: sqlite3.Connection, ids: list[str]) -> None:
+    """Delete the rows of `ids`, with their recipients (found by key, as they are kept)."""
+    doomed = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        query = f"SELECT id, stored, recipients FROM messages WHERE id IN ({marks})"
+        doomed += db.execute(query, chunk).fetchall()
+    db.executemany(
+        "DELETE FROM recipients WHERE key = ? AND stored = ? AND id = ?",
+        [
+            (key, stored, id)
+            for id, stored, recipients in doomed
+            for key in {_recipient_key(address) for address in str(recipients).split("\n")}
+        ],
+    )
+    db.executemany("DELETE FROM messages WHERE id = ?", [(id,) for id, _, _ in doomed])
+
+
+def _locations(db: sqlite3.Connection, ids: list[str]) -> dict[str, str]:
+    """The locations the index gives for `ids` (relative to the Maildir)."""
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        query = f"SELECT id, location FROM messages WHERE id IN ({marks})"
+        found.update((str(id), str(where)) for id, where in db.execute(query, chunk) if where)
+    return found
+
+
+def _indexed_ids(db: sqlite3.Connection, ids: list[str]) -> set[str]:
+    """Those of `ids` that have an index row."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(
+            str(id) for (id,) in db.execute(f"SELECT id FROM messages WHERE id IN ({marks})", chunk)
+        )
+    return found
+
+
+def _state_value(db: sqlite3.Connection, key: str) -> int | None:
+    row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _tags_logged(before: _State, after: _State) -> bool:
+    """Whether every setting of tags between two states is in the change log.
+
+    This version's writers bump both counters; an earlier version's bump only the first.
+    """
+    (set_before, logged_before), (set_after, logged_after) = before.tags, after.tags
+    return (set_after or 0) - (set_before or 0) == (logged_after or 0) - (logged_before or 0)
 
 
 def _tags_version(db: sqlite3.Connection) -> int | None:
