@@ -82,9 +82,10 @@ class DjangoWiring:
             values["EMAIL_HOST_PASSWORD"] = settings.EMAIL_HOST_PASSWORD or _LOGIN
         self._override = override_settings(**values)
         self._override.enable()
-        self._cert_file: object = _MISSING
+        # What SSL_CERT_FILE was before (None: not set), or _MISSING when it was not set here.
+        self._cert_file: str | None | object = _MISSING
         if target.tls and target.ca_path is not None:
-            self._cert_file = os.environ.get("SSL_CERT_FILE", _MISSING)
+            self._cert_file = os.environ.get("SSL_CERT_FILE")
             os.environ["SSL_CERT_FILE"] = str(target.ca_path)
 
     def restore(self) -> None:
@@ -95,7 +96,9 @@ class DjangoWiring:
             previous, self._cert_file = self._cert_file, _MISSING
             if isinstance(previous, str):
                 os.environ["SSL_CERT_FILE"] = previous
-            elif previous is not _MISSING:
+            elif previous is None:
+                # It was not set: left set, it made every later default context in the
+                # process trust the catcher's CA (a flaky "untrusted CA" test found it).
                 os.environ.pop("SSL_CERT_FILE", None)
 
 

@@ -116,3 +116,39 @@ def test_configure_flask_is_undone_when_the_test_ends(pytester: pytest.Pytester)
     pytester.makeini(CHILD_INI)
     pytester.makepyfile(test_flask=FLASK_RESTORED)
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+DJANGO_TLS_WIRING = """
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from mailcatcher.frameworks import DjangoWiring, Target
+
+settings.configure()
+for before in (None, "/etc/ssl/certs/ca-certificates.crt"):
+    if before is None:
+        os.environ.pop("SSL_CERT_FILE", None)
+    else:
+        os.environ["SSL_CERT_FILE"] = before
+    wiring = DjangoWiring(Target("127.0.0.1", 1025, tls=True, ca_path=Path("/tmp/ca.pem")))
+    assert os.environ["SSL_CERT_FILE"] == "/tmp/ca.pem"
+    wiring.restore()
+    assert os.environ.get("SSL_CERT_FILE") == before, (before, os.environ.get("SSL_CERT_FILE"))
+print("restored")
+"""
+
+
+def test_django_tls_wiring_puts_ssl_cert_file_back_even_when_it_was_unset() -> None:
+    # Left set, every later default SSL context in the process trusted the catcher's CA:
+    # a pytester child's "untrusted CA must fail" test then passed the handshake (flaky,
+    # by which tests an xdist worker ran first). In a subprocess: settings.configure() is
+    # for the life of a process.
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", DJANGO_TLS_WIRING], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "restored"), done.stderr

@@ -332,10 +332,17 @@ def test_starttls_through_the_marker(child: pytest.Pytester) -> None:
 
 
         @pytest.mark.mailcatcher(tls=True)
-        def test_untrusted_ca_fails(mailcatcher):
+        def test_untrusted_ca_fails(mailcatcher, tmp_path):
+            # A client trusting another CA. Not the system's default store: in a process
+            # where Django is configured, the fixture points SSL_CERT_FILE (which default
+            # contexts read) at its own CA for the test, as Django's backend needs.
+            import trustme
+
+            other = tmp_path / "other-ca.pem"
+            trustme.CA().cert_pem.write_to_path(str(other))
             with smtplib.SMTP(mailcatcher.host, mailcatcher.port) as client:
                 with pytest.raises(ssl.SSLCertVerificationError):
-                    client.starttls(context=ssl.create_default_context())
+                    client.starttls(context=ssl.create_default_context(cafile=str(other)))
 
 
         def test_default_server_offers_no_tls(mailcatcher):

@@ -45,9 +45,12 @@ MAX_NESTING = 64
 FILE_MODE = 0o644
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
-    """What a reader needs to find a message, known without parsing it."""
+    """What a reader needs to find a message, known without parsing it.
+
+    Slotted: a reader holds one per stored message (100,000 of them in a large Maildir).
+    """
 
     id: str
     path: Path
